@@ -1,0 +1,356 @@
+"""The Python face of sonogen: prepare(), make_dataset(), train(), load(), generate(), info().
+
+Every CLI command is a thin call into one of these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sonogen.errors import SonogenError
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.yaml"
+
+
+# --------------------------------------------------------------------------------------------
+# data
+
+
+def prepare(source: str | Path, out: str | Path, **options: Any):
+    """Turn a folder of audio into a dataset dir; return a PrepareSummary.
+
+    Options are those of :func:`sonogen.data.prepare.prepare` (sample_rate, clip_samples,
+    hop_samples, trim_silence, normalize, labels, split, workers, force, ...).
+    """
+    from sonogen.data.prepare import prepare as prepare_folder
+
+    return prepare_folder(Path(source), Path(out), **options)
+
+
+def make_dataset(name: str, out: str | Path, **options: Any) -> Path:
+    """Build a built-in dataset (``notes``) into ``out``; return its path."""
+    from sonogen.data.builtin import make_builtin
+
+    return make_builtin(name, Path(out), **options)
+
+
+# --------------------------------------------------------------------------------------------
+# training
+
+
+TRAIN_OPTION_NAMES = (
+    "max_steps",
+    "max_minutes",
+    "batch_size",
+    "seed",
+    "augment",
+    "accelerator",
+    "devices",
+    "num_nodes",
+    "strategy",
+    "precision",
+)
+
+
+def train(
+    data: str | Path | None,
+    model: str | None = None,
+    out: str | Path | None = None,
+    *,
+    config: str | Path | dict | None = None,
+    overrides: Sequence[str] | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    **train_options: Any,
+) -> Path:
+    """Train a model on a dataset dir and return the run dir.
+
+    ``config`` is a YAML file (or dict) with ``model:`` and ``train:`` sections; ``overrides`` are
+    ``section.key=value`` strings (the CLI's ``--set``); ``train_options`` (max_steps, max_minutes,
+    batch_size, seed, augment, accelerator, devices, num_nodes, strategy, precision) win over
+    both. With ``resume=True`` the run continues from ``out/checkpoints/last.ckpt``; only train
+    settings may change then.
+    """
+    from sonogen.config import (
+        DataConfig,
+        RunConfig,
+        TrainConfig,
+        build_dataclass,
+        load_run_config,
+        parse_overrides,
+        read_yaml,
+        write_yaml,
+    )
+    from sonogen.data.dataset import open_dataset
+    from sonogen.models.registry import get_family
+
+    unknown = sorted(set(train_options) - set(TRAIN_OPTION_NAMES))
+    if unknown:
+        raise TypeError(f"train() got unexpected options: {', '.join(unknown)}")
+    given = {k: v for k, v in train_options.items() if v is not None}
+    if out is None:
+        raise SonogenError("--out: say where the run dir goes, e.g. --out runs/wavegan")
+    run_dir = Path(out)
+    sections = parse_overrides(list(overrides or []))
+    if isinstance(config, (str, Path)):
+        file_values = read_yaml(Path(config))
+    else:
+        file_values = dict(config or {})
+    extra = sorted(set(file_values) - {"model", "train", "model_name", "data"})
+    if extra:
+        raise SonogenError(f"--config: unknown section {extra[0]!r}; use model: and train:")
+
+    if resume:
+        config_path = run_dir / CONFIG_NAME
+        if not config_path.is_file() or not (run_dir / "checkpoints" / "last.ckpt").is_file():
+            raise SonogenError(
+                f"{run_dir}: nothing to resume (no config.yaml or checkpoints/last.ckpt); "
+                "start it without --resume"
+            )
+        run_config = load_run_config(config_path)
+        if model is not None and model != run_config.model_name:
+            raise SonogenError(
+                f"--model {model}: {run_dir} is a {run_config.model_name} run; drop --model"
+            )
+        if sections.get("model") or file_values.get("model"):
+            raise SonogenError("--set model.*: a resumed run keeps its model settings")
+        train_values = dataclasses.asdict(run_config.train)
+        train_values.update(file_values.get("train") or {})
+        train_values.update(sections.get("train", {}))
+        train_values.update(given)
+        run_config = dataclasses.replace(
+            run_config, train=build_dataclass(TrainConfig, train_values, "train")
+        )
+        family_class = get_family(run_config.model_name)
+    else:
+        if data is None:
+            raise SonogenError("DATA: give a dataset dir made by `sonogen prepare`")
+        family_class = get_family(model or file_values.get("model_name") or "wavegan")
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise SonogenError(
+                f"--out {run_dir}: already holds a run; pass --resume to continue it or "
+                "choose another --out"
+            )
+        info = open_dataset(data)
+        model_values = dict(file_values.get("model") or {})
+        model_values.update(sections.get("model", {}))
+        train_values = dict(file_values.get("train") or {})
+        train_values.update(sections.get("train", {}))
+        train_values.update(given)
+        run_config = RunConfig(
+            model_name=model or file_values.get("model_name") or "wavegan",
+            data=DataConfig(
+                path=str(info.path.resolve()),
+                sample_rate=info.sample_rate,
+                clip_samples=info.clip_samples,
+                labels=info.labels,
+            ),
+            model=build_dataclass(family_class.Config, model_values, "model"),
+            train=build_dataclass(TrainConfig, train_values, "train"),
+        )
+    _check_train_config(run_config)
+    family = family_class(run_config.model, run_config.data)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_yaml(run_dir / CONFIG_NAME, run_config.to_dict())
+
+    from sonogen.train import fit
+
+    fit(family, run_config, run_dir, resume=resume, progress=progress)
+    return run_dir
+
+
+def _check_train_config(config) -> None:
+    train = config.train
+    for name in ("batch_size", "checkpoint_every_steps", "preview_every_steps", "log_every_steps"):
+        if int(getattr(train, name)) < 1:
+            raise SonogenError(f"train.{name} {getattr(train, name)}: must be at least 1")
+    if train.max_steps is not None and train.max_steps < 1:
+        raise SonogenError(f"--max-steps {train.max_steps}: must be at least 1")
+    if train.max_minutes is not None and train.max_minutes <= 0:
+        raise SonogenError(f"--max-minutes {train.max_minutes}: must be positive")
+
+
+# --------------------------------------------------------------------------------------------
+# loading and generating
+
+
+@dataclass
+class Model:
+    """A trained model loaded from a run dir: ``m.generate(n, seed=, labels=)`` and friends."""
+
+    family: Any
+    config: Any
+    run_dir: Path
+    metadata: dict[str, str]
+
+    @property
+    def sample_rate(self) -> int:
+        return self.family.sample_rate
+
+    @property
+    def labels(self) -> list[str] | None:
+        return self.config.data.labels
+
+    @property
+    def model_name(self) -> str:
+        return self.config.model_name
+
+    def label_indices(self, labels: Any, n: int) -> Any:
+        """Return label indices [n] from names or indices (one value is repeated n times)."""
+        if labels is None:
+            return None
+        known = self.labels or []
+        values = [labels] if isinstance(labels, (str, int, np.integer)) else list(labels)
+        indices = []
+        for value in values:
+            if isinstance(value, str):
+                if value not in known:
+                    choices = ", ".join(known) if known else "none (trained without labels)"
+                    raise SonogenError(f"--label {value!r}: unknown label; known labels: {choices}")
+                indices.append(known.index(value))
+            else:
+                indices.append(int(value))
+        return indices * n if len(indices) == 1 else indices
+
+    def generate(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        labels: Any = None,
+        temperature: float = 1.0,
+        **options: Any,
+    ) -> np.ndarray:
+        """Return n new clips, float32 [n, samples] in [-1, 1]; the same seed gives the same audio."""
+        import torch
+
+        if n < 1:
+            raise SonogenError(f"-n {n}: ask for at least one clip")
+        indices = self.label_indices(labels, n)
+        tensor = None if indices is None else torch.tensor(indices)
+        audio = self.family.generate(
+            n, seed=seed, labels=tensor, temperature=temperature, **options
+        )
+        return audio.detach().cpu().numpy().astype(np.float32)
+
+    def interpolate(self, seed_a: int, seed_b: int, steps: int, label: Any = None) -> np.ndarray:
+        """Return float32 [steps, samples]: a path through latent space between two seeds."""
+        if not hasattr(self.family, "interpolate"):
+            raise SonogenError(f"{self.model_name}: this model cannot interpolate")
+        index = None if label is None else self.label_indices(label, 1)[0]
+        return self.family.interpolate(seed_a, seed_b, steps, label=index).cpu().numpy()
+
+    def to(self, device: str) -> Model:
+        self.family.to(device)
+        return self
+
+
+def load(run: str | Path, device: str = "cpu") -> Model:
+    """Load a run dir for generation: YAML config + safetensors weights, never pickle."""
+    from safetensors import SafetensorError, safe_open
+
+    from sonogen.config import load_run_config
+    from sonogen.models.registry import get_family
+
+    run_dir = Path(run)
+    config_path = run_dir / CONFIG_NAME
+    weights_path = run_dir / "model.safetensors"
+    if not run_dir.is_dir():
+        raise SonogenError(f"{run_dir}: run dir not found; train one with `sonogen train`")
+    if not config_path.is_file() or not weights_path.is_file():
+        raise SonogenError(
+            f"{run_dir}: not a finished run (config.yaml or model.safetensors missing); "
+            f"train it or resume it with `sonogen train --resume --out {run_dir}`"
+        )
+    config = load_run_config(config_path)
+    family = get_family(config.model_name, where=f"{config_path}: model_name")(
+        config.model, config.data
+    )
+    try:
+        with safe_open(str(weights_path), framework="pt", device="cpu") as handle:
+            metadata = dict(handle.metadata() or {})
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise SonogenError(
+            f"{weights_path}: not a readable safetensors file ({error}); the file is damaged; "
+            "re-export it from the checkpoint by resuming the run, or train again"
+        ) from None
+    from sonogen.models.base import weights_digest
+
+    expected = metadata.get("sha256")
+    if expected is not None and expected != weights_digest(state):
+        raise SonogenError(
+            f"{weights_path}: the weights do not match the checksum stored with them (the file "
+            "was damaged or edited); train or resume the run again to rewrite it"
+        )
+    try:
+        family.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise SonogenError(
+            f"{weights_path}: weights do not fit the model in config.yaml ({first})"
+        ) from None
+    family.eval().requires_grad_(False)
+    return Model(family=family.to(device), config=config, run_dir=run_dir, metadata=metadata)
+
+
+def generate(
+    run: str | Path,
+    n: int,
+    out: str | Path,
+    *,
+    seed: int | None = None,
+    label: str | None = None,
+    temperature: float = 1.0,
+    truncation: float | None = None,
+) -> tuple[list[Path], int]:
+    """Generate n clips from a run into ``out`` as 16-bit WAVs; return (paths, seed used)."""
+    from sonogen.audio.io import write_wav
+
+    model = load(run)
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+    options = {} if truncation is None else {"truncation": truncation}
+    audio = model.generate(n, seed=seed, labels=label, temperature=temperature, **options)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = f"{label}_" if label else ""
+    paths = []
+    for i, clip in enumerate(audio):
+        path = out / f"{prefix}seed{seed}_{i:04d}.wav"
+        write_wav(path, clip, model.sample_rate)
+        paths.append(path)
+    return paths, seed
+
+
+def info(run: str | Path) -> dict[str, Any]:
+    """Return a summary of a run: model, data, steps, training time, parameters and sizes."""
+    model = load(run)
+    run_dir = Path(run)
+    parameters = sum(p.numel() for p in model.family.parameters())
+    size = (run_dir / "model.safetensors").stat().st_size
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    return {
+        "run": str(run_dir),
+        "model": model.model_name,
+        "data": model.config.data.path,
+        "sample_rate": model.sample_rate,
+        "clip_samples": model.config.data.clip_samples,
+        "labels": model.labels,
+        "steps": int(model.metadata.get("step", 0)),
+        "train_seconds": float(model.metadata.get("train_seconds", 0.0)),
+        "parameters": parameters,
+        "weights_bytes": size,
+        "checkpoint_bytes": checkpoint.stat().st_size if checkpoint.is_file() else 0,
+        "model_config": dataclasses.asdict(model.config.model),
+    }

@@ -1,0 +1,283 @@
+"""The sonogen command line: one Typer app, each command a thin call into sonogen.api."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from sonogen.errors import SonogenError
+
+app = typer.Typer(
+    help="Learn from a folder of sounds and make new ones.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Built-in datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _quiet_libraries() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# data
+
+
+@app.command()
+def prepare(
+    source: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively).")],
+    out: Annotated[Path, typer.Argument(help="Dataset dir to create.")],
+    sample_rate: Annotated[int, typer.Option(help="Resample every file to this rate (Hz).")] = 16000,
+    clip_samples: Annotated[int, typer.Option(help="Samples per clip.")] = 16384,
+    hop: Annotated[
+        Optional[int],
+        typer.Option(help="Cut long files into clips every HOP samples (default: one clip/file)."),
+    ] = None,
+    trim_silence: Annotated[bool, typer.Option(help="Trim leading/trailing silence.")] = False,
+    normalize: Annotated[str, typer.Option(help="peak | loudness | none")] = "peak",
+    labels: Annotated[str, typer.Option(help="folder | csv:PATH | none")] = "folder",
+    split: Annotated[
+        str, typer.Option(help="Validation share of files (0.1), 'fsdd', 'regex:PATTERN', 'none'.")
+    ] = "0.1",
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite OUT if it exists.")] = False,
+) -> None:
+    """Turn a folder of audio into a dataset dir (clips, labels, split, skipped files)."""
+    from sonogen import api
+
+    with _progress() as progress:
+        task = progress.add_task("preparing", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        summary = api.prepare(
+            source,
+            out,
+            sample_rate=sample_rate,
+            clip_samples=clip_samples,
+            hop_samples=hop,
+            trim_silence=trim_silence,
+            normalize=normalize,
+            labels=labels,
+            split=split,
+            workers=workers,
+            force=force,
+            progress=report,
+        )
+    skipped = sum(summary.skipped.values())
+    reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(summary.skipped.items()))
+    console.print(
+        f"{summary.clips} clips ({summary.train_clips} train, {summary.valid_clips} valid) from "
+        f"{summary.files_used} of {summary.files_total} files in {summary.seconds:.1f} s; "
+        f"labels: {len(summary.labels or [])}"
+    )
+    if skipped:
+        console.print(f"skipped {skipped} files ({reasons}); see {summary.out / 'skipped.csv'}")
+    console.print(f"dataset written to {summary.out}")
+
+
+@data_app.command("make")
+def data_make(
+    name: Annotated[str, typer.Argument(help="Built-in dataset: notes")],
+    out: Annotated[Path, typer.Argument(help="Dataset dir to create.")],
+    sample_rate: Annotated[int, typer.Option(help="Sample rate (Hz).")] = 16000,
+    clip_samples: Annotated[int, typer.Option(help="Samples per clip.")] = 16384,
+    force: Annotated[bool, typer.Option(help="Overwrite OUT if it exists.")] = False,
+) -> None:
+    """Build a built-in dataset (rendered locally, no download)."""
+    from sonogen import api
+
+    with console.status(f"rendering {name}"):
+        path = api.make_dataset(
+            name, out, sample_rate=sample_rate, clip_samples=clip_samples, force=force
+        )
+    console.print(f"dataset written to {path}")
+
+
+# --------------------------------------------------------------------------------------------
+# training
+
+
+@app.command()
+def train(
+    data: Annotated[Optional[Path], typer.Argument(help="Dataset dir (not needed with --resume).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model family: wavegan, specgan.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run dir to write.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option(help="Stop after this many minutes.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Clips per batch.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML with model: and train: sections.")] = None,
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="Override a setting: model.dim=32, train.ema_decay=0.99."),
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    augment: Annotated[
+        Optional[bool], typer.Option("--augment/--no-augment", help="Gain, shift, pitch, noise.")
+    ] = None,
+    accelerator: Annotated[Optional[str], typer.Option(help="cpu, gpu, auto ...")] = None,
+    devices: Annotated[Optional[str], typer.Option(help="Number of devices, or 'auto'.")] = None,
+    num_nodes: Annotated[Optional[int], typer.Option(help="Machines.")] = None,
+    strategy: Annotated[Optional[str], typer.Option(help="auto, ddp, ...")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="32-true, 16-mixed, bf16-mixed ...")] = None,
+) -> None:
+    """Train a model on a dataset dir; writes config, weights, checkpoints, metrics, previews."""
+    from sonogen import api
+
+    run_dir = api.train(
+        data,
+        model,
+        out,
+        config=config,
+        overrides=set_,
+        resume=resume,
+        max_steps=max_steps,
+        max_minutes=max_minutes,
+        batch_size=batch_size,
+        seed=seed,
+        augment=augment,
+        accelerator=accelerator,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy=strategy,
+        precision=precision,
+    )
+    if _is_global_zero():
+        summary = api.info(run_dir)
+        console.print(
+            f"trained {summary['model']} for {summary['steps']} steps "
+            f"({summary['train_seconds'] / 60:.1f} min); run written to {run_dir}"
+        )
+
+
+def _is_global_zero() -> bool:
+    import os
+
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
+
+
+# --------------------------------------------------------------------------------------------
+# using a run
+
+
+@app.command()
+def generate(
+    run: Annotated[Path, typer.Argument(help="Run dir.")],
+    n: Annotated[int, typer.Option("-n", help="Number of clips.")] = 16,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the WAVs (default RUN/generated).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Same seed, same audio.")] = None,
+    label: Annotated[Optional[str], typer.Option(help="Class to generate (labelled data).")] = None,
+    temperature: Annotated[float, typer.Option(help="Scale of the latent noise.")] = 1.0,
+    truncation: Annotated[Optional[float], typer.Option(help="Truncate latents at +-T (GANs).")] = None,
+) -> None:
+    """Generate new clips from a trained run as 16-bit WAVs."""
+    from sonogen import api
+
+    out = out or (run / "generated")
+    paths, used_seed = api.generate(
+        run, n, out, seed=seed, label=label, temperature=temperature, truncation=truncation
+    )
+    console.print(f"{len(paths)} clips (seed {used_seed}) written to {out}")
+
+
+@app.command()
+def info(run: Annotated[Path, typer.Argument(help="Run dir.")]) -> None:
+    """Print a run's model, data, steps trained, training time and size."""
+    from sonogen import api
+
+    summary = api.info(run)
+    labels = summary["labels"]
+    console.print(f"run          {summary['run']}")
+    console.print(f"model        {summary['model']}  {summary['model_config']}")
+    console.print(f"parameters   {summary['parameters']:,}")
+    console.print(
+        f"data         {summary['data']} ({summary['sample_rate']} Hz, "
+        f"{summary['clip_samples']} samples/clip, "
+        f"{len(labels) if labels else 'no'} labels{': ' + ', '.join(labels) if labels else ''})"
+    )
+    console.print(f"trained      {summary['steps']} steps in {summary['train_seconds'] / 60:.1f} min")
+    console.print(
+        f"size         weights {summary['weights_bytes'] / 1e6:.1f} MB, "
+        f"checkpoint {summary['checkpoint_bytes'] / 1e6:.1f} MB"
+    )
+
+
+@app.command()
+def quickstart(
+    out: Annotated[Path, typer.Option(help="Folder for the dataset, run and clips.")] = Path(
+        "sonogen-quickstart"
+    ),
+    minutes: Annotated[float, typer.Option(help="Training time budget.")] = 3.0,
+    force: Annotated[bool, typer.Option(help="Start over if OUT holds an earlier quickstart.")] = False,
+) -> None:
+    """Build the notes dataset, train a small GAN for a few minutes and generate 16 clips."""
+    from sonogen import api
+    from sonogen.quickstart import QUICKSTART_MODEL, QUICKSTART_SETTINGS
+
+    data_dir, run_dir, clips_dir = out / "notes", out / "run", out / "generated"
+    if run_dir.exists():
+        if not force:
+            raise SonogenError(f"{out}: holds an earlier quickstart; pass --force to start over")
+        shutil.rmtree(run_dir)
+        shutil.rmtree(clips_dir, ignore_errors=True)
+    if not (data_dir / "dataset.json").is_file():
+        with console.status("rendering the notes dataset"):
+            api.make_dataset("notes", data_dir, force=True)
+    console.print(f"dataset: {data_dir}")
+    console.print(f"training {QUICKSTART_MODEL} for {minutes:g} minutes")
+    api.train(
+        data_dir,
+        QUICKSTART_MODEL,
+        run_dir,
+        overrides=QUICKSTART_SETTINGS,
+        max_minutes=minutes,
+        accelerator="cpu",
+        devices="1",
+    )
+    paths, seed = api.generate(run_dir, 16, clips_dir, seed=0)
+    console.print(f"run: {run_dir}")
+    console.print(f"{len(paths)} generated clips written to {clips_dir}")
+
+
+def main() -> None:
+    _quiet_libraries()
+    try:
+        app()
+    except SonogenError as error:
+        err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

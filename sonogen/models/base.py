@@ -1,0 +1,150 @@
+"""The family contract: what every model family provides, in plain PyTorch (no Lightning).
+
+A family is one ``nn.Module`` subclass of :class:`Family` with a ``Config`` dataclass. The generic
+trainer (``sonogen/train.py``) builds it with ``Family(config, data)``, asks it for its optimizers,
+and calls ``train_step`` once per batch; the family does its own backward and optimizer steps, so a
+GAN's critic schedule or a VAE's warm-up lives with the family, never in the trainer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from sonogen.config import DataConfig
+from sonogen.errors import SonogenError
+
+Backward = Callable[[torch.Tensor], None]
+
+
+class Family(nn.Module):
+    """Base class of every model family.
+
+    Subclasses set ``Config`` (a frozen dataclass with defaults for every field) and
+    ``ema_modules`` (names of sub-modules whose exponential moving average is used for generation),
+    and implement the methods below.
+    """
+
+    Config: ClassVar[type]
+    ema_modules: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: Any, data: DataConfig):
+        super().__init__()
+        self.config = config
+        self.data = data
+
+    @property
+    def sample_rate(self) -> int:
+        return self.data.sample_rate
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.data.labels or [])
+
+    # --- training -------------------------------------------------------------------------
+    def fit_statistics(self, audio: np.ndarray) -> None:
+        """Fit data statistics (e.g. spectrogram normalisation) before training starts.
+
+        ``audio``: float32 [n, clip_samples], a seeded sample of training clips. Statistics live
+        in buffers, so they travel with the weights. Default: nothing to fit.
+        """
+
+    def configure_optimizers(self) -> Sequence[torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def train_step(
+        self,
+        audio: torch.Tensor,
+        labels: torch.Tensor | None,
+        step: int,
+        optimizers: Sequence[Any],
+        backward: Backward,
+    ) -> dict[str, float]:
+        """Run one training step on a batch and return the scalars to log.
+
+        ``audio``: [batch, clip_samples] in [-1, 1]; ``labels``: [batch] int64 or None.
+        ``optimizers`` are those of configure_optimizers (wrapped by the trainer: call
+        ``zero_grad()`` and ``step()`` on them); ``backward(loss)`` must be used instead of
+        ``loss.backward()`` so that mixed precision and DDP work.
+        """
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def validate(self, audio: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
+        """Return held-out scalars for one batch (default: none)."""
+        return {}
+
+    # --- generation -----------------------------------------------------------------------
+    def generate(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        labels: torch.Tensor | None = None,
+        temperature: float = 1.0,
+        **options: Any,
+    ) -> torch.Tensor:
+        """Return n new clips, float32 [n, samples] in [-1, 1]."""
+        raise NotImplementedError
+
+    # --- helpers shared by families -------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def check_labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """Return labels as an int64 tensor [n] on the model's device (or None if unlabelled)."""
+        if self.num_labels == 0:
+            if labels is not None:
+                raise SonogenError("labels: this model was trained without labels")
+            return None
+        if labels is None:
+            return None
+        labels = torch.as_tensor(labels, dtype=torch.int64, device=self.device).reshape(-1)
+        if labels.numel() == 1:
+            labels = labels.expand(n)
+        if labels.numel() != n:
+            raise SonogenError(f"labels: got {labels.numel()} labels for {n} clips")
+        if labels.min() < 0 or labels.max() >= self.num_labels:
+            raise SonogenError(f"labels: indices must be in 0..{self.num_labels - 1}")
+        return labels
+
+
+def seeded_generator(seed: int | None, device: torch.device) -> torch.Generator:
+    """Return a torch.Generator on ``device``, seeded (or from fresh entropy for None)."""
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    return generator
+
+
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
+    """Return a sha256 over every tensor's name, dtype, shape and bytes, in sorted name order."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_weights(path: Path, state: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
+    """Write safetensors weights atomically, with string metadata and a checksum of the weights
+    (safetensors itself has none, so a damaged or edited file would otherwise load silently)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    metadata = {k: str(v) for k, v in metadata.items()} | {"sha256": weights_digest(state)}
+    save_file(state, str(temp), metadata=metadata)
+    os.replace(temp, path)

@@ -1,0 +1,20 @@
+"""Family name -> model class. Adding a family is one line here and one module beside it."""
+
+from __future__ import annotations
+
+import importlib
+
+from sonogen.errors import SonogenError
+
+FAMILIES: dict[str, str] = {
+    "wavegan": "sonogen.models.gan:WaveGAN",
+    "specgan": "sonogen.models.gan:SpecGAN",
+}
+
+
+def get_family(name: str | None, where: str = "--model"):
+    """Return the model class registered under ``name`` (imported on first use)."""
+    if name not in FAMILIES:
+        raise SonogenError(f"{where}: unknown model {name!r}; choose one of: {', '.join(FAMILIES)}")
+    module_name, class_name = FAMILIES[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)

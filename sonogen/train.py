@@ -1,0 +1,422 @@
+"""The one trainer: a generic LightningModule around any family, and the Trainer set-up.
+
+Families (``sonogen/models``) know nothing of Lightning. This module adds what every family needs:
+deterministic batches, augmentation, EMA weights, checkpoints written atomically every few steps
+or minutes, preview clips, metrics.csv, a step/time budget, and the export of generation weights
+to ``model.safetensors``.
+
+Determinism and resuming: batch ``s`` always holds the same clips (drawn from a generator seeded
+with (seed, s, rank)) and the torch RNG is re-seeded from (seed, s, rank) before every step, so a
+run killed at step N and resumed from its checkpoint continues exactly as if it had never
+stopped: same batches, same noise, same weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from torch import nn
+
+from sonogen.config import RunConfig
+from sonogen.data.dataset import ClipDataset, open_dataset, read_clips, split_indices
+from sonogen.errors import SonogenError
+from sonogen.models.base import Family, save_weights
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoints/last.ckpt"
+WEIGHTS_NAME = "model.safetensors"
+
+
+# --------------------------------------------------------------------------------------------
+# data
+
+
+class StepBatchSampler:
+    """Infinite batch sampler: the indices of batch ``s`` depend only on (seed, s, rank).
+
+    It reads the step to start from when iteration begins, so a resumed run continues with the
+    batches it would have seen. Each rank draws its own batch (DDP without a DistributedSampler).
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, start_step, rank: int = 0):
+        self.size, self.batch_size, self.seed, self.rank = size, batch_size, seed, rank
+        self.start_step = start_step
+
+    def __iter__(self):
+        step = self.start_step()
+        while True:
+            rng = np.random.default_rng([self.seed, step, self.rank])
+            yield rng.choice(
+                self.size, self.batch_size, replace=self.size < self.batch_size
+            ).tolist()
+            step += 1
+
+
+def collate(items):
+    audio = torch.stack([item[0] for item in items])
+    labels = torch.tensor([item[1] for item in items], dtype=torch.int64)
+    return audio, labels
+
+
+# --------------------------------------------------------------------------------------------
+# augmentation
+
+
+def augment(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """Return a randomly augmented copy of ``audio`` [batch, samples] (torch RNG, per clip).
+
+    Each of these is applied to a clip with probability 0.5: gain of -6..+3 dB, a time shift of up
+    to 5% of the clip (zero-filled), a pitch shift of up to +-1 semitone (resampling by linear
+    interpolation, which also changes duration slightly, as a tape would), and white noise 30-50 dB
+    below the clip's RMS. Results are clipped to [-1, 1].
+    """
+    batch, samples = audio.shape
+    device = audio.device
+    out = audio.clone()
+
+    def chosen() -> torch.Tensor:
+        return torch.rand(batch, device=device) < 0.5
+
+    # pitch: resample each chosen clip by 2**(semitones/12)
+    pick = chosen()
+    for i in torch.nonzero(pick).flatten().tolist():
+        ratio = 2 ** (float(torch.empty(1).uniform_(-1, 1)) / 12)
+        positions = torch.arange(samples, device=device, dtype=audio.dtype) * ratio
+        left = positions.floor().long().clamp(max=samples - 1)
+        right = (left + 1).clamp(max=samples - 1)
+        frac = positions - left
+        value = out[i, left] * (1 - frac) + out[i, right] * frac
+        out[i] = torch.where(positions <= samples - 1, value, torch.zeros_like(value))
+    # time shift
+    pick = chosen()
+    max_shift = max(1, samples // 20)
+    for i in torch.nonzero(pick).flatten().tolist():
+        shift = int(torch.randint(-max_shift, max_shift + 1, (1,)))
+        out[i] = torch.roll(out[i], shift)
+        if shift > 0:
+            out[i, :shift] = 0
+        elif shift < 0:
+            out[i, shift:] = 0
+    # gain
+    gain_db = torch.empty(batch, device=device).uniform_(-6, 3)
+    out = torch.where(chosen()[:, None], out * 10 ** (gain_db[:, None] / 20), out)
+    # noise
+    rms = out.pow(2).mean(dim=1, keepdim=True).sqrt()
+    noise_db = torch.empty(batch, 1, device=device).uniform_(30, 50)
+    noise = torch.randn_like(out) * rms * 10 ** (-noise_db / 20)
+    out = torch.where(chosen()[:, None], out + noise, out)
+    return out.clamp(-1, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# checkpoints and weights
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write checkpoints to a temp file and rename (a kill never leaves a torn file); load them
+    with ``weights_only=True`` so a checkpoint cannot run code."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        torch.save(checkpoint, temp)
+        os.replace(temp, path)
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None):
+        try:
+            return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - any unreadable checkpoint is a user problem
+            raise SonogenError(
+                f"{path}: cannot read the checkpoint ({type(error).__name__}); it is damaged or "
+                "not a sonogen checkpoint; start a new run or restore the file"
+            ) from None
+
+
+def generation_state(family: Family, ema: nn.ModuleDict | None) -> dict[str, torch.Tensor]:
+    """Return the family's state dict with EMA weights in place of their live modules."""
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in family.state_dict().items()}
+    for name, module in (ema or {}).items():
+        for key, value in module.state_dict().items():
+            state[f"{name}.{key}"] = value.detach().cpu().contiguous().clone()
+    return state
+
+
+# --------------------------------------------------------------------------------------------
+# the LightningModule
+
+
+class TrainingModule(L.LightningModule):
+    """Generic manual-optimisation wrapper: calls the family's train_step, keeps EMA and state."""
+
+    def __init__(self, family: Family, config: RunConfig):
+        super().__init__()
+        self.automatic_optimization = False
+        self.family = family
+        self.run_config = config
+        self.ema = nn.ModuleDict(
+            {name: copy.deepcopy(getattr(family, name)) for name in family.ema_modules}
+        )
+        self.ema.requires_grad_(False)
+        self.step_count = 0
+        self.train_seconds = 0.0  # summed over sessions of this run
+
+    def configure_optimizers(self):
+        return list(self.family.configure_optimizers())
+
+    def training_step(self, batch, batch_index):
+        train = self.run_config.train
+        torch.manual_seed(hash_seed(train.seed, self.step_count, self.global_rank))
+        audio, labels = batch
+        if train.augment:
+            audio = augment(audio, self.run_config.data.sample_rate)
+        optimizers = self.optimizers()
+        if not isinstance(optimizers, list):
+            optimizers = [optimizers]
+        logs = self.family.train_step(
+            audio,
+            labels if self.family.num_labels else None,
+            self.step_count,
+            optimizers,
+            self.manual_backward,
+        )
+        self.update_ema()
+        self.step_count += 1
+        if logs:
+            self.log_dict({k: float(v) for k, v in logs.items()}, prog_bar=True, logger=False)
+            if self.step_count % train.log_every_steps == 0 and self.logger is not None:
+                values = {k: float(v) for k, v in logs.items()}
+                values["seconds"] = self.train_seconds
+                self.logger.log_metrics(values, step=self.step_count)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        decay = min(self.run_config.train.ema_decay, (1 + self.step_count) / (10 + self.step_count))
+        for name, average in self.ema.items():
+            live = getattr(self.family, name)
+            for a, p in zip(average.parameters(), live.parameters(), strict=True):
+                a.lerp_(p.detach(), 1 - decay)
+            for a, b in zip(average.buffers(), live.buffers(), strict=True):
+                a.copy_(b)
+
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["sonogen"] = {"step": self.step_count, "train_seconds": self.train_seconds}
+
+    def on_load_checkpoint(self, checkpoint):
+        state = checkpoint.get("sonogen", {})
+        self.step_count = int(state.get("step", 0))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+
+
+def hash_seed(seed: int, step: int, rank: int) -> int:
+    """Return a 63-bit seed that depends on (seed, step, rank)."""
+    return int(np.random.SeedSequence([seed, step, rank]).generate_state(2, np.uint64)[0] >> 1)
+
+
+# --------------------------------------------------------------------------------------------
+# callbacks: budget, checkpoints, previews, final export
+
+
+class RunKeeper(L.Callback):
+    """Stops at the step/time budget, checkpoints on a cadence, writes previews and weights."""
+
+    def __init__(self, run_dir: Path, config: RunConfig, clock_start: float):
+        self.run_dir = run_dir
+        self.config = config
+        self.clock_start = clock_start
+        self.last_checkpoint_time = clock_start
+        self.session_start_seconds = 0.0
+
+    def on_train_start(self, trainer, module):
+        self.session_start_seconds = module.train_seconds
+        self.clock_start = time.monotonic()
+        self.last_checkpoint_time = self.clock_start
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_index):
+        train = self.config.train
+        now = time.monotonic()
+        module.train_seconds = self.session_start_seconds + (now - self.clock_start)
+        step = module.step_count
+        stop = train.max_steps is not None and step >= train.max_steps
+        if train.max_minutes is not None:
+            out_of_time = (now - self.clock_start) >= train.max_minutes * 60
+            stop = trainer.strategy.reduce_boolean_decision(stop or out_of_time, all=False)
+        if stop:
+            trainer.should_stop = True
+            return  # the final checkpoint is written in on_train_end
+        due = step % train.checkpoint_every_steps == 0
+        due_by_time = (now - self.last_checkpoint_time) >= train.checkpoint_every_minutes * 60
+        due = trainer.strategy.reduce_boolean_decision(due or due_by_time, all=False)
+        if due:
+            self.save(trainer, module)
+            self.last_checkpoint_time = now
+        if step % train.preview_every_steps == 0:
+            self.preview(trainer, module)
+
+    def on_train_end(self, trainer, module):
+        self.save(trainer, module)
+        self.preview(trainer, module)
+
+    def save(self, trainer, module) -> None:
+        trainer.save_checkpoint(self.run_dir / CHECKPOINT_NAME)
+        if trainer.is_global_zero:
+            metadata = {
+                "model_name": self.config.model_name,
+                "step": module.step_count,
+                "train_seconds": round(module.train_seconds, 3),
+                "sonogen_version": _version(),
+            }
+            save_weights(
+                self.run_dir / WEIGHTS_NAME, generation_state(module.family, module.ema), metadata
+            )
+
+    def preview(self, trainer, module) -> None:
+        if not trainer.is_global_zero or self.config.train.preview_count <= 0:
+            return
+        from sonogen.audio.io import write_wav
+
+        family = module.family
+        live = {name: copy.deepcopy(getattr(family, name).state_dict()) for name in module.ema}
+        for name, average in module.ema.items():  # previews use the EMA weights, as generate does
+            getattr(family, name).load_state_dict(average.state_dict())
+        try:
+            audio = family.generate(self.config.train.preview_count, seed=0).cpu().numpy()
+        finally:
+            for name, state in live.items():
+                getattr(family, name).load_state_dict(state)
+        folder = self.run_dir / "samples"
+        for i, clip in enumerate(audio):
+            write_wav(folder / f"step{module.step_count:07d}_{i}.wav", clip, family.sample_rate)
+
+
+def _version() -> str:
+    from sonogen import __version__
+
+    return __version__
+
+
+# --------------------------------------------------------------------------------------------
+# the Trainer set-up
+
+
+def make_strategy(name: str, accelerator: str):
+    """Map a strategy name to a Lightning strategy; DDP finds unused parameters because a GAN's
+    critic and generator steps each leave the other network without gradients."""
+    if name in {"ddp", "ddp_find_unused_parameters_true"}:
+        from lightning.pytorch.strategies import DDPStrategy
+
+        backend = "gloo" if accelerator == "cpu" or not torch.cuda.is_available() else None
+        return DDPStrategy(find_unused_parameters=True, process_group_backend=backend)
+    return name
+
+
+def parse_devices(devices: Any) -> Any:
+    if isinstance(devices, str) and devices.isdigit():
+        return int(devices)
+    return devices
+
+
+def trim_metrics(path: Path, last_step: int) -> None:
+    """Drop metrics.csv rows logged after ``last_step`` (a killed run logs past its checkpoint)."""
+    if not path.is_file():
+        return
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames or []
+        rows = [row for row in reader if int(float(row.get("step") or 0)) <= last_step]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def fit(
+    family: Family,
+    config: RunConfig,
+    run_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainingModule:
+    """Train ``family`` into ``run_dir`` under ``config`` and return the trained module."""
+    from lightning.pytorch.callbacks import RichProgressBar
+    from lightning.pytorch.loggers import CSVLogger
+
+    train = config.train
+    info = open_dataset(config.data.path)
+    dataset = ClipDataset(info, "train")
+    module = TrainingModule(family, config)
+    checkpoint = run_dir / CHECKPOINT_NAME
+    if not resume:
+        # statistics from a seeded sample of training clips (at most 2,000)
+        indices = split_indices(info, "train")
+        rng = np.random.default_rng(train.seed)
+        sample = np.sort(rng.choice(indices, min(2000, len(indices)), replace=False))
+        clips = np.asarray(read_clips(info)[sample], dtype=np.float32) / 32767.0
+        family.fit_statistics(clips)
+        module.ema = nn.ModuleDict(
+            {name: copy.deepcopy(getattr(family, name)) for name in family.ema_modules}
+        )
+        module.ema.requires_grad_(False)
+    else:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        trim_metrics(run_dir / "metrics.csv", int(state.get("sonogen", {}).get("step", 0)))
+        del state
+
+    sampler = StepBatchSampler(
+        len(dataset),
+        train.batch_size,
+        train.seed,
+        start_step=lambda: module.step_count,
+        rank=int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0))),
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate,
+        num_workers=train.num_workers,
+        persistent_workers=train.num_workers > 0,
+    )
+    callbacks: list[L.Callback] = [RunKeeper(run_dir, config, time.monotonic())]
+    if progress:
+        callbacks.append(RichProgressBar(leave=True))
+    accelerator = train.accelerator
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=parse_devices(train.devices),
+        num_nodes=train.num_nodes,
+        strategy=make_strategy(train.strategy, accelerator),
+        precision=train.precision,
+        max_epochs=-1,
+        max_steps=-1,
+        logger=CSVLogger(save_dir=str(run_dir), name="", version=""),
+        callbacks=callbacks,
+        enable_progress_bar=progress,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        use_distributed_sampler=False,
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=str(run_dir),
+        log_every_n_steps=1,
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*max_epochs.*")
+        warnings.filterwarnings("ignore", message=".*is an infinite.*")
+        warnings.filterwarnings("ignore", message=".*`IterableDataset`.*")
+        trainer.fit(module, train_dataloaders=loader, ckpt_path=checkpoint if resume else None)
+    return module
