@@ -1,0 +1,140 @@
+"""Read any audio file as mono float32 at a chosen rate; write 16-bit WAV.
+
+soundfile (libsndfile) decodes WAV, FLAC, OGG/Vorbis, AIFF and MP3 at any bit depth; soxr resamples.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from sonogen.errors import SonogenError
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS: frozenset[str] = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3"}
+)
+
+# First bytes of the containers libsndfile reads. A file that fails to open and starts with none of
+# these is "not audio" (a text or HTML file saved with an audio name) rather than a damaged one.
+_AUDIO_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"riff", b"FORM", b"fLaC", b"OggS", b"ID3")
+_AUDIO_MAGIC_MORE = (b"caff", b".snd")
+
+# libsndfile's extra_info says "data : 176400 (should be 956)" for a WAV or AIFF whose header
+# promises more audio than the file holds; it then reads the rest silently, which we refuse.
+_TRUNCATED = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# Streaming writers put these placeholders in the size field and never come back to fix it.
+_STREAMING_SIZES = {0, 0xFFFFFFFF, 0x7FFFFFFF}
+
+
+class AudioFileError(SonogenError):
+    """An audio file that cannot be used: `reason` is a short stable word, `detail` says more.
+
+    reason is one of "unreadable", "empty", "not audio"; the message is
+    `PATH: REASON: DETAIL; re-export it or remove it`.
+    """
+
+    def __init__(self, path: str | Path, reason: str, detail: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{path}: {reason}: {detail}; re-export it or remove it")
+
+    def __reduce__(self):  # keep it picklable across process pools
+        return (type(self), (self.path, self.reason, self.detail))
+
+
+def _looks_like_audio(head: bytes) -> bool:
+    if head.startswith(_AUDIO_MAGIC) or head.startswith(_AUDIO_MAGIC_MORE):
+        return True
+    # An MP3 without an ID3 tag starts with an MPEG frame sync: 11 set bits.
+    return len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0
+
+
+def _describe_head(head: bytes) -> str:
+    sample = head[:8]
+    if all(32 <= byte < 127 or byte in (9, 10, 13) for byte in sample):
+        return f"starts with the text {sample.decode('ascii')!r}, not an audio header"
+    return f"starts with the bytes {sample.hex(' ')}, not an audio header"
+
+
+def _soundfile_reason(error: Exception) -> str:
+    """Return libsndfile's complaint without the 'Error opening PATH:' prefix soundfile adds."""
+    text = getattr(error, "error_string", "") or str(error)
+    text = re.sub(r"^Error opening .*?: ", "", text).strip().rstrip(".")
+    text = re.sub(r"^Error\s*:\s*", "", text)
+    return text or f"libsndfile error {getattr(error, 'code', '?')}"
+
+
+def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Return (audio, rate): audio float32 `[samples]`, channels averaged to mono.
+
+    When `sample_rate` is given and differs from the file's rate, the audio is resampled to it with
+    soxr (quality "HQ") and that rate is returned; otherwise the file's own rate is returned.
+    Raises AudioFileError (a SonogenError) whose message starts with the path, with reason
+    "empty" (0-byte file or 0 frames), "not audio" (no audio header) or "unreadable" (damaged or
+    truncated; libsndfile's error text in the detail).
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as error:
+        raise AudioFileError(path, "unreadable", error.strerror or str(error)) from error
+    if size == 0:
+        raise AudioFileError(path, "empty", "0-byte file")
+
+    try:
+        with sf.SoundFile(path) as sound:
+            truncated = _TRUNCATED.search(sound.extra_info)
+            if truncated:
+                promised, present = int(truncated.group(1)), int(truncated.group(2))
+                if present < promised and promised not in _STREAMING_SIZES:
+                    raise AudioFileError(
+                        path,
+                        "unreadable",
+                        f"truncated: header promises {promised} bytes of audio, "
+                        f"file holds {present}",
+                    )
+            if sound.frames == 0:
+                raise AudioFileError(path, "empty", "no audio frames")
+            file_rate = sound.samplerate
+            data = sound.read(dtype="float32", always_2d=True)
+    except sf.SoundFileError as error:
+        if not _looks_like_audio(head):
+            raise AudioFileError(path, "not audio", _describe_head(head)) from error
+        raise AudioFileError(path, "unreadable", _soundfile_reason(error)) from error
+    if data.shape[0] == 0:
+        raise AudioFileError(path, "empty", "no audio frames")
+
+    audio = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if not np.isfinite(audio).all():
+        # Float files can hold NaN/inf; one of them would turn every later sum into NaN.
+        log.warning("%s: replaced non-finite samples with 0", path)
+        audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+    if sample_rate is not None and sample_rate != file_rate:
+        audio = soxr.resample(audio, file_rate, sample_rate, quality="HQ")
+        file_rate = sample_rate
+    return np.ascontiguousarray(audio, dtype=np.float32), int(file_rate)
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
+    """Write `audio: [samples]` float in [-1, 1] as a mono 16-bit PCM WAV, creating parent dirs.
+
+    Values outside [-1, 1] are clipped and NaN becomes 0.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"write_wav wants audio of shape [samples], got {audio.shape}")
+    audio = np.clip(np.nan_to_num(audio, nan=0.0), -1.0, 1.0)
+    pcm = np.round(audio * 32767.0).astype(np.int16)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, pcm, int(sample_rate), subtype="PCM_16", format="WAV")

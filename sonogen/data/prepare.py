@@ -1,0 +1,655 @@
+"""Turn a folder of sounds into a dataset dir (audio.npy, items.csv, skipped.csv, dataset.json).
+
+`prepare()` finds, decodes, trims, normalises and cuts every audio file (in worker processes), then
+`write_dataset()` writes the result; the built-in datasets call `write_dataset()` too. A bad file
+never stops a prepare: it becomes a row of `skipped.csv`. Nothing inside the source folder is ever
+written, and the output appears only when complete (written to a hidden sibling, then renamed).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import numbers
+import os
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sonogen import __version__
+from sonogen.audio.io import AUDIO_EXTENSIONS, AudioFileError, read_audio
+from sonogen.errors import SonogenError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+NORMALIZE_MODES = ("peak", "loudness", "none")
+SILENT_PEAK = 1e-4  # -80 dBFS: below this a file holds nothing worth learning from
+PEAK_TARGET = 0.95
+LOUDNESS_RMS_DBFS = -20.0
+LOUDNESS_PEAK_LIMIT = 0.99
+CHUNK_FILES = 32  # files per worker task: enough to amortise the inter-process round trip
+ITEM_COLUMNS = ("index", "file", "offset_seconds", "label", "split")
+SPLIT_FORMS = '"0.1" (a share of source files), "0" or "none", "fsdd", "regex:PATTERN"'
+LABEL_FORMS = '"folder", "csv:PATH" (columns file,label), "none"'
+_FSDD_NAME = re.compile(r"^(\d)_([^_]+)_(\d+)\.[A-Za-z0-9]+$")
+_FSDD_RULE = "{digit}_{speaker}_{take}.wav, takes 0-4 go to valid"
+_JUNK_NAMES = {"__MACOSX"}  # macOS zip debris; hidden names (".DS_Store", "._x.wav") also skipped
+
+
+@dataclass(frozen=True)
+class PrepareSummary:
+    """What a prepare made: counts of files and clips, skip reasons, labels and wall time."""
+
+    out: Path
+    files_total: int
+    files_used: int
+    clips: int
+    skipped: dict[str, int]
+    labels: list[str] | None
+    train_clips: int
+    valid_clips: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _CutSettings:
+    """The per-file processing options, sent to worker processes."""
+
+    sample_rate: int
+    clip_samples: int
+    hop_samples: int | None
+    trim_silence: bool
+    top_db: float
+    normalize: str
+    min_seconds: float
+
+
+# One decoded file: (file index, clips int16 [k, clip_samples] and start samples) or a skip reason.
+_FileResult = tuple[int, np.ndarray | None, list[int], str, str]
+
+
+def prepare(
+    source: str | Path,
+    out: str | Path,
+    *,
+    sample_rate: int = 16000,
+    clip_samples: int = 16384,
+    hop_samples: int | None = None,
+    trim_silence: bool = False,
+    top_db: float = 40.0,
+    normalize: str = "peak",
+    labels: str = "folder",
+    split: str = "0.1",
+    min_seconds: float = 0.05,
+    workers: int | None = None,
+    force: bool = False,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> PrepareSummary:
+    """Prepare the audio files under `source` as a dataset dir at `out`; return a PrepareSummary.
+
+    Every clip is `clip_samples` long at `sample_rate`. With `hop_samples` None a file gives one
+    clip (its start, zero-padded); otherwise clips start every `hop_samples`. `labels` is "folder",
+    "csv:PATH" or "none"; `split` is a share of files ("0.1"), "0"/"none", "fsdd" or
+    "regex:PATTERN".
+    `progress(done_files, total_files)` is called as files finish. Raises SonogenError for bad
+    options or paths, and when no file gave a clip (after writing `out/skipped.csv`).
+    """
+    started = time.perf_counter()
+    settings = _CutSettings(
+        sample_rate=_positive_int("--sample-rate", sample_rate),
+        clip_samples=_positive_int("--clip-samples", clip_samples),
+        hop_samples=None if hop_samples is None else _positive_int("--hop-samples", hop_samples),
+        trim_silence=bool(trim_silence),
+        top_db=_positive_float("--top-db", top_db),
+        normalize=_check_normalize(normalize),
+        min_seconds=_non_negative_float("--min-seconds", min_seconds),
+    )
+    labels = _check_labels(labels)
+    split_rule = _parse_split(split)
+    workers = (
+        min(4, os.cpu_count() or 1) if workers is None else _positive_int("--workers", workers)
+    )
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise SonogenError(f"--seed: must be a whole number, 0 or more, got {seed!r}")
+    source_path, out_path = _check_paths(source, out, force)
+
+    files = find_audio_files(source_path)
+    if not files:
+        suffixes = " ".join(sorted(AUDIO_EXTENSIONS))
+        raise SonogenError(
+            f"{source}: no audio files found (looked for {suffixes}, in sub-folders too); "
+            "point prepare at the folder that holds your sounds"
+        )
+    label_of, unlabelled = _resolve_labels(labels, source_path, files)
+    if split_rule[0] == "fsdd":
+        for name in files:
+            if not _FSDD_NAME.match(Path(name).name):
+                raise SonogenError(
+                    f"{source_path / name}: name does not follow the fsdd split rule "
+                    f"({_FSDD_RULE}); rename or remove it, or use --split 0.1"
+                )
+    log.info("preparing %d audio files from %s", len(files), source)
+
+    skipped: dict[int, tuple[str, str]] = {
+        index: ("no label", detail) for index, detail in unlabelled.items()
+    }
+    todo = [(index, name) for index, name in enumerate(files) if index not in skipped]
+    decoded: dict[int, tuple[np.ndarray, list[int]]] = {}
+    for index, clips, starts, reason, detail in _run(
+        source_path, todo, settings, workers, progress
+    ):
+        if clips is None:
+            skipped[index] = (reason, detail)
+            log.debug("skipped %s: %s: %s", files[index], reason, detail)
+        else:
+            decoded[index] = (clips, starts)
+
+    skipped_rows = [
+        (files[i], f"{reason}: {detail}") for i, (reason, detail) in sorted(skipped.items())
+    ]
+    reasons = dict(sorted(Counter(reason for reason, _ in skipped.values()).items()))
+    options = {
+        "sample_rate": settings.sample_rate,
+        "clip_samples": settings.clip_samples,
+        "hop_samples": settings.hop_samples,
+        "trim_silence": settings.trim_silence,
+        "top_db": settings.top_db,
+        "normalize": settings.normalize,
+        "labels": labels,
+        "split": "none" if split is None else str(split).strip(),
+        "min_seconds": settings.min_seconds,
+        "seed": int(seed),
+    }
+    if not decoded:
+        _publish(out_path, force, lambda tmp: _write_skipped(tmp / "skipped.csv", skipped_rows))
+        counted = ", ".join(f"{count} {reason}" for reason, count in reasons.items())
+        raise SonogenError(
+            f"no clips made from {source}: {len(skipped)} files skipped ({counted}); "
+            f"see {out_path / 'skipped.csv'}"
+        )
+
+    used = sorted(decoded)
+    valid_files = _valid_files(split_rule, [files[i] for i in used], seed)
+    items: list[dict] = []
+    for index in used:
+        name = files[index]
+        clip_split = "valid" if name in valid_files else "train"
+        for start in decoded[index][1]:
+            items.append(
+                {
+                    "index": len(items),
+                    "file": name,
+                    "offset_seconds": round(start / settings.sample_rate, 6),
+                    "label": label_of.get(name, ""),
+                    "split": clip_split,
+                }
+            )
+    # Fill one array file by file rather than concatenate, so the clips are never held twice.
+    clips = np.empty((len(items), settings.clip_samples), dtype=np.int16)
+    row = 0
+    for index in used:
+        file_clips = decoded.pop(index)[0]
+        clips[row : row + len(file_clips)] = file_clips
+        row += len(file_clips)
+    found_labels = sorted({item["label"] for item in items} - {""}) or None
+    write_dataset(
+        out_path,
+        clips,
+        items,
+        sample_rate=settings.sample_rate,
+        clip_samples=settings.clip_samples,
+        labels=found_labels,
+        source=str(source_path),
+        skipped=skipped_rows,
+        options=options,
+        force=force,
+    )
+    valid_clips = sum(item["split"] == "valid" for item in items)
+    summary = PrepareSummary(
+        out=out_path,
+        files_total=len(files),
+        files_used=len(used),
+        clips=len(items),
+        skipped=reasons,
+        labels=found_labels,
+        train_clips=len(items) - valid_clips,
+        valid_clips=valid_clips,
+        seconds=time.perf_counter() - started,
+    )
+    log.info(
+        "wrote %d clips (%d train, %d valid) from %d of %d files to %s; skipped %s",
+        summary.clips,
+        summary.train_clips,
+        summary.valid_clips,
+        summary.files_used,
+        summary.files_total,
+        out_path,
+        reasons or "none",
+    )
+    return summary
+
+
+def write_dataset(
+    out: str | Path,
+    clips: np.ndarray,
+    items: list[dict],
+    *,
+    sample_rate: int,
+    clip_samples: int,
+    labels: list[str] | None,
+    source: str,
+    skipped: Sequence[tuple[str, str]],
+    options: dict,
+    force: bool = False,
+) -> None:
+    """Write a dataset dir at `out` (replacing it only when `force`), all or nothing.
+
+    clips: int16 `[count, clip_samples]` (float in [-1, 1] is converted). items: one dict per clip
+    with index, file, offset_seconds, label ('' for none) and split ('train'/'valid'); any further
+    keys become extra columns of items.csv in order of first appearance. skipped: (file, reason)
+    rows.
+    The files are byte-for-byte the same for the same inputs.
+    """
+    clips = np.asarray(clips)
+    if np.issubdtype(clips.dtype, np.floating):
+        clips = _to_int16(clips)
+    elif clips.dtype != np.int16:
+        raise ValueError(f"clips must be int16 or float in [-1, 1], got {clips.dtype}")
+    if clips.ndim != 2 or clips.shape[1] != clip_samples:
+        raise ValueError(f"clips must have shape [count, {clip_samples}], got {clips.shape}")
+    if len(items) != clips.shape[0]:
+        raise ValueError(f"{len(items)} items for {clips.shape[0]} clips")
+    columns = list(ITEM_COLUMNS)
+    for item in items:
+        columns.extend(key for key in item if key not in columns)
+    info = {
+        "format_version": FORMAT_VERSION,
+        "sample_rate": int(sample_rate),
+        "clip_samples": int(clip_samples),
+        "count": int(clips.shape[0]),
+        "labels": None if labels is None else list(labels),
+        "source": str(source),
+        "created_by": f"sonogen {__version__}",
+        "options": options,
+    }
+
+    def fill(folder: Path) -> None:
+        from numpy.lib.format import open_memmap
+
+        audio = open_memmap(folder / "audio.npy", mode="w+", dtype=np.int16, shape=clips.shape)
+        audio[:] = clips
+        audio.flush()
+        del audio
+        with (folder / "items.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(columns)
+            for item in items:
+                writer.writerow(["" if item.get(key) is None else item[key] for key in columns])
+        _write_skipped(folder / "skipped.csv", skipped)
+        text = json.dumps(info, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        (folder / "dataset.json").write_text(text, encoding="utf-8")
+
+    _publish(Path(out), force, fill)
+
+
+def find_audio_files(source: Path) -> list[str]:
+    """Return the sorted '/'-separated paths, relative to `source`, of its audio files.
+
+    Hidden files and folders (".DS_Store", "._x.wav", ".git") and "__MACOSX" debris are left out.
+    """
+    found: list[str] = []
+    seen_dirs: set[str] = set()
+    for folder, dirnames, filenames in os.walk(source, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen_dirs:  # a symlink loop
+            dirnames.clear()
+            continue
+        seen_dirs.add(real)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _JUNK_NAMES]
+        relative = Path(folder).relative_to(source)
+        for name in filenames:
+            if name.startswith(".") or Path(name).suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            if os.path.isfile(os.path.join(folder, name)):
+                found.append((relative / name).as_posix())
+    return sorted(found)
+
+
+def _run(
+    source: Path,
+    todo: list[tuple[int, str]],
+    settings: _CutSettings,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[_FileResult]:
+    """Process every (index, name) in `todo`, in `workers` processes; return one result per file."""
+    total = len(todo)
+    # Several chunks per worker keep all busy to the end; at most CHUNK_FILES to stream progress.
+    size = max(1, min(CHUNK_FILES, math.ceil(total / (workers * 4))))
+    chunks = [todo[i : i + size] for i in range(0, total, size)]
+    results: list[_FileResult] = []
+    if workers == 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            results.extend(_process_chunk(str(source), chunk, settings))
+            if progress is not None:
+                progress(len(results), total)
+        return results
+    # Python's default start method: forcing "spawn" would re-run an unguarded script (or fail
+    # in `python -`) in every worker on Linux; where Python defaults to it, the guard is needed.
+    with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+        futures = [pool.submit(_process_chunk, str(source), chunk, settings) for chunk in chunks]
+        for future in as_completed(futures):
+            results.extend(future.result())
+            if progress is not None:
+                progress(len(results), total)
+    return results
+
+
+def _process_chunk(
+    source: str, chunk: list[tuple[int, str]], settings: _CutSettings
+) -> list[_FileResult]:
+    """Decode and cut each file of `chunk` (runs in a worker process)."""
+    results: list[_FileResult] = []
+    for index, name in chunk:
+        try:
+            clips, starts = _cut_file(Path(source) / name, settings)
+        except _Skip as skip:
+            results.append((index, None, [], skip.reason, skip.detail))
+        except AudioFileError as error:
+            results.append((index, None, [], error.reason, error.detail))
+        else:
+            results.append((index, clips, starts, "", ""))
+    return results
+
+
+class _Skip(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def _cut_file(path: Path, settings: _CutSettings) -> tuple[np.ndarray, list[int]]:
+    """Return (clips int16 [k, clip_samples], start sample of each) for one file, or raise _Skip."""
+    rate = settings.sample_rate
+    audio, _ = read_audio(path, rate)
+    peak = float(np.max(np.abs(audio)))
+    if peak < SILENT_PEAK:
+        level = "all samples are zero" if peak == 0 else f"peak {20 * math.log10(peak):.0f} dBFS"
+        raise _Skip("silent", f"{level}, below -80 dBFS")
+    if settings.trim_silence:
+        import librosa
+
+        audio, _ = librosa.effects.trim(audio, top_db=settings.top_db)
+    if len(audio) < settings.min_seconds * rate:
+        trimmed = " after trimming silence" if settings.trim_silence else ""
+        raise _Skip(
+            "too short",
+            f"{len(audio) / rate:.3f} s{trimmed}, need at least {settings.min_seconds:g} s",
+        )
+    audio = _normalize(audio, settings.normalize)
+
+    clip = settings.clip_samples
+    hop = settings.hop_samples
+    if hop is None:
+        starts = [0]
+    else:
+        starts = []
+        for start in range(0, len(audio), hop):
+            # A tail clip is kept only if at least half of it is audio; a short file keeps its one.
+            if len(audio) - start < clip and start > 0 and 2 * (len(audio) - start) < clip:
+                break
+            starts.append(start)
+    clips = np.zeros((len(starts), clip), dtype=np.int16)
+    for row, start in enumerate(starts):
+        piece = audio[start : start + clip]
+        clips[row, : len(piece)] = _to_int16(piece)
+    return clips, starts
+
+
+def _normalize(audio: np.ndarray, mode: str) -> np.ndarray:
+    """Return `audio` scaled by `mode`: "peak" (to 0.95), "loudness" (-20 dBFS RMS), "none"."""
+    if mode == "peak":
+        return audio * np.float32(PEAK_TARGET / np.max(np.abs(audio)))
+    if mode == "loudness":
+        rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+        audio = audio * np.float32(10 ** (LOUDNESS_RMS_DBFS / 20) / rms)
+        peak = float(np.max(np.abs(audio)))
+        # Quiet, spiky sounds would clip at -20 dBFS RMS; limit the peak instead of clipping.
+        if peak > LOUDNESS_PEAK_LIMIT:
+            audio = audio * np.float32(LOUDNESS_PEAK_LIMIT / peak)
+        return audio
+    return audio
+
+
+def _to_int16(audio: np.ndarray) -> np.ndarray:
+    """Return float audio in [-1, 1] as int16 (round(x * 32767), out-of-range values clipped)."""
+    audio = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32), nan=0.0), -1.0, 1.0)
+    return np.round(audio * 32767.0).astype(np.int16)
+
+
+def _write_skipped(path: Path, rows: Sequence[tuple[str, str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["file", "reason"])
+        writer.writerows(rows)
+
+
+def _publish(out: Path, force: bool, fill: Callable[[Path], None]) -> None:
+    """Build the output in a hidden sibling of `out` with `fill`, then rename it into place.
+
+    A run that fails or is interrupted leaves any previous `out` as it was.
+    """
+    _check_out(out, force)
+    temporary = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if temporary.exists():  # left by a killed run that had our pid
+        shutil.rmtree(temporary)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary.mkdir()
+    try:
+        fill(temporary)
+        if out.exists() or out.is_symlink():
+            _check_out(out, force)
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(old)
+            try:
+                temporary.rename(out)
+            except BaseException:
+                old.rename(out)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            temporary.rename(out)
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Raise SonogenError unless `out` is free, or `force` is set and it is ours to replace."""
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not force:
+        raise SonogenError(
+            f"{out}: already exists; pass --force to overwrite it or choose another OUT"
+        )
+    # --force must not wipe an unrelated folder (a typo'd home dir): only a dataset dir, a failed
+    # prepare's leftovers or an empty folder are replaced.
+    if not out.is_dir():
+        raise SonogenError(f"{out}: exists and is not a folder; remove it or choose another OUT")
+    entries = {entry.name for entry in out.iterdir()}
+    if entries and not entries & {"dataset.json", "skipped.csv"}:
+        raise SonogenError(
+            f"{out}: exists and is not a sonogen dataset (no dataset.json), so --force will not "
+            "delete it; remove it yourself or choose another OUT"
+        )
+
+
+def _check_paths(source: str | Path, out: str | Path, force: bool) -> tuple[Path, Path]:
+    """Return (source, out) as absolute paths after checking they can be used; else SonogenError."""
+    source_path = Path(source).expanduser()
+    if not source_path.exists():
+        raise SonogenError(f"{source}: no such folder; check the path to your sounds")
+    if not source_path.is_dir():
+        raise SonogenError(f"{source}: is a file, not a folder; pass the folder that holds it")
+    source_path = source_path.resolve()
+    out_path = Path(out).expanduser().absolute()
+    out_real = out_path.resolve()
+    if out_real == source_path or source_path in out_real.parents:
+        raise SonogenError(
+            f"{out}: is inside the source folder {source}, and prepare never writes there; "
+            "choose an OUT outside it"
+        )
+    if out_real in source_path.parents:
+        raise SonogenError(f"{out}: holds the source folder {source}; choose another OUT")
+    _check_out(out_path, force)
+    return source_path, out_path
+
+
+def _resolve_labels(
+    labels: str, source: Path, files: list[str]
+) -> tuple[dict[str, str], dict[int, str]]:
+    """Return (label of each labelled file, {file index: detail} for files without a CSV label)."""
+    if labels == "none":
+        return {}, {}
+    if labels == "folder":
+        return {name: name.split("/", 1)[0] for name in files if "/" in name}, {}
+    given = labels[4:]
+    table = _read_label_csv(given, source)
+    known = set(files)
+    missing = {i: f"no label in {given}" for i, name in enumerate(files) if not table.get(name)}
+    unused = sorted(set(table) - known)
+    if unused:
+        log.warning("%s: %d rows name files not found under %s", given, len(unused), source)
+    return {name: table[name] for name in files if table.get(name)}, missing
+
+
+def _read_label_csv(given: str, source: Path) -> dict[str, str]:
+    path = Path(given).expanduser()
+    if not path.is_file() and not path.is_absolute() and (source / given).is_file():
+        path = source / given  # a labels file kept inside the source folder
+    if not path.is_file():
+        raise SonogenError(f"{given}: labels CSV not found; check the path after --labels csv:")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            fields = [field.strip() for field in reader.fieldnames or []]
+            if "file" not in fields or "label" not in fields:
+                raise SonogenError(
+                    f"{given}: needs the columns file,label (has {','.join(fields) or 'none'}); "
+                    "fix its header row"
+                )
+            reader.fieldnames = fields
+            table: dict[str, str] = {}
+            for row in reader:
+                name = (row.get("file") or "").strip().replace("\\", "/")
+                name = name.removeprefix("./")
+                label = (row.get("label") or "").strip()
+                if name and table.get(name, label) != label:
+                    raise SonogenError(
+                        f"{given}: {name} has two labels ({table[name]!r} and {label!r}); "
+                        "keep one row per file"
+                    )
+                if name:
+                    table[name] = label
+    except UnicodeDecodeError as error:
+        raise SonogenError(
+            f"{given}: not UTF-8 text ({error.reason}); save it as UTF-8 CSV"
+        ) from error
+    return table
+
+
+def _parse_split(split: str | float | None) -> tuple[str, float | re.Pattern | None]:
+    """Return the split rule as (kind, value), kind "none", "share", "fsdd" or "regex"."""
+    text = "none" if split is None else str(split).strip()
+    if text.lower() == "none":
+        return ("none", None)
+    if text == "fsdd":
+        return ("fsdd", None)
+    if text.startswith("regex:"):
+        try:
+            return ("regex", re.compile(text[len("regex:") :]))
+        except re.error as error:
+            raise SonogenError(
+                f"--split: bad regular expression {text[6:]!r} ({error}); use {SPLIT_FORMS}"
+            ) from error
+    try:
+        share = float(text)
+    except ValueError:
+        share = math.nan
+    if not 0.0 <= share < 1.0:
+        raise SonogenError(
+            f"--split: {text!r} is not a split rule; use {SPLIT_FORMS} (a share from 0 to below 1)"
+        )
+    return ("none", None) if share == 0 else ("share", share)
+
+
+def _valid_files(rule: tuple[str, object], used: list[str], seed: int) -> set[str]:
+    """Return the files (from `used`, in file order) whose clips go to the valid split."""
+    kind, value = rule
+    if kind == "fsdd":
+        return {name for name in used if int(_FSDD_NAME.match(Path(name).name).group(3)) <= 4}
+    if kind == "regex":
+        return {name for name in used if value.search(name)}
+    if kind == "share" and len(used) >= 2:
+        count = min(len(used) - 1, max(1, int(value * len(used) + 0.5)))
+        order = np.random.default_rng(seed).permutation(len(used))
+        return {used[i] for i in order[:count]}
+    if kind == "share":
+        log.warning("only one file made clips; it goes to train and valid is empty")
+    return set()
+
+
+def _check_labels(labels: str | None) -> str:
+    labels = "none" if labels is None else str(labels)
+    if labels not in ("folder", "none") and not (labels.startswith("csv:") and labels[4:]):
+        raise SonogenError(f"--labels: unknown form {labels!r}; use {LABEL_FORMS}")
+    return labels
+
+
+def _check_normalize(normalize: str) -> str:
+    if normalize not in NORMALIZE_MODES:
+        raise SonogenError(
+            f"--normalize: unknown mode {normalize!r}; use one of {', '.join(NORMALIZE_MODES)}"
+        )
+    return normalize
+
+
+def _positive_int(option: str, value: object) -> int:
+    number = _number(option, value)
+    if not math.isfinite(number) or number != int(number):
+        raise SonogenError(f"{option}: must be a whole number, got {value!r}")
+    if number <= 0:
+        raise SonogenError(f"{option}: must be above 0, got {value!r}")
+    return int(number)
+
+
+def _positive_float(option: str, value: object) -> float:
+    number = _number(option, value)
+    if not 0 < number < math.inf:
+        raise SonogenError(f"{option}: must be above 0, got {value!r}")
+    return number
+
+
+def _non_negative_float(option: str, value: object) -> float:
+    number = _number(option, value)
+    if not 0 <= number < math.inf:
+        raise SonogenError(f"{option}: must be 0 or more, got {value!r}")
+    return number
+
+
+def _number(option: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SonogenError(f"{option}: must be a number, got {value!r}")
+    return float(value)
