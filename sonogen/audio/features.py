@@ -268,16 +268,15 @@ def griffin_lim(
     The algorithm of Perraudin et al. (2013), step for step `librosa.griffinlim`'s, with the same
     periodic Hann window, centring and zero padding as `stft_magnitude`. The initial phase is
     random, uniform on [0, 2 pi), drawn on the CPU from a `torch.Generator` seeded with `seed`, so
-    a seed gives the same audio on every device (it is not librosa's random stream). The batch's
-    phase is one draw, so an item's result depends on its position in the batch, not on the
-    other items.
+    a seed gives the same audio on every device (it is not librosa's random stream). Every item of
+    a batch starts from the same draw, so an item's result does not depend on its batch.
     """
     if momentum < 0:
         raise ValueError(f"momentum={momentum} must be non-negative")
     generator = torch.Generator().manual_seed(seed)
     real_dtype = magnitude.dtype
-    phase = 2 * math.pi * torch.rand(magnitude.shape, generator=generator, dtype=torch.float64)
-    phase = phase.to(device=magnitude.device, dtype=real_dtype)
+    phase = 2 * math.pi * torch.rand(magnitude.shape[-2:], generator=generator, dtype=torch.float64)
+    phase = phase.to(device=magnitude.device, dtype=real_dtype).expand(magnitude.shape)
     angles = magnitude * torch.polar(torch.ones_like(phase), phase)
     tiny = torch.finfo(real_dtype).tiny
     # Iterate at a length whose STFT has as many frames as `magnitude`: `length` itself when it

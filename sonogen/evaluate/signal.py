@@ -1,0 +1,37 @@
+"""Cheap signal statistics used as sanity checks of generated audio (numpy in, numpy out)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def mean_log_spectrum(audio: np.ndarray, n_fft: int = 1024) -> np.ndarray:
+    """Return the average log power spectrum (dB) of clips: audio [n, samples] -> [n_fft//2+1].
+
+    Frames are Hann-windowed with a hop of n_fft//2; the power is averaged over every frame of
+    every clip before taking the log, so loud and quiet clips weigh by their energy.
+    """
+    audio = np.asarray(audio, dtype=np.float64)
+    hop = n_fft // 2
+    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft, axis=-1)[..., ::hop, :]
+    power = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=-1)) ** 2
+    return 10 * np.log10(power.mean(axis=(0, 1)) + 1e-10)
+
+
+def log_spectrum_distance(generated: np.ndarray, reference: np.ndarray, n_fft: int = 1024) -> float:
+    """Return the RMS difference (dB) between the average log spectra of two sets of clips."""
+    difference = mean_log_spectrum(generated, n_fft) - mean_log_spectrum(reference, n_fft)
+    return float(np.sqrt(np.mean(difference**2)))
+
+
+def spectral_flatness(audio: np.ndarray, n_fft: int = 1024) -> np.ndarray:
+    """Return each clip's spectral flatness (geometric / arithmetic mean of the power spectrum,
+    over its frames with energy): ~1 for white noise, near 0 for a pitched tone. [n] floats."""
+    audio = np.asarray(audio, dtype=np.float64)
+    hop = n_fft // 2
+    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft, axis=-1)[..., ::hop, :]
+    power = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=-1)) ** 2 + 1e-12
+    flatness = np.exp(np.log(power).mean(axis=-1)) / power.mean(axis=-1)  # [n, frames]
+    energy = power.sum(axis=-1)
+    weights = energy / energy.sum(axis=-1, keepdims=True)
+    return (flatness * weights).sum(axis=-1)

@@ -1,0 +1,91 @@
+"""Shared fixtures: tiny datasets made in place (no files from outside the test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def tone_clips(
+    count: int, samples: int, sample_rate: int, frequency: float, seed: int = 0
+) -> np.ndarray:
+    """Return float32 [count, samples]: one pitched tone (3 harmonics) with random phase and level."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples) / sample_rate
+    clips = []
+    for _ in range(count):
+        phase = rng.uniform(0, 2 * np.pi)
+        wave = sum(
+            np.sin(2 * np.pi * frequency * k * t + phase * k) / k for k in (1, 2, 3)
+        )
+        envelope = np.minimum(1.0, np.linspace(4, 0, samples))  # a note that decays at the end
+        clips.append(rng.uniform(0.4, 0.8) * wave / 1.84 * envelope)
+    return np.asarray(clips, dtype=np.float32)
+
+
+def make_tone_dataset(
+    out: Path,
+    count: int = 32,
+    samples: int = 1024,
+    sample_rate: int = 8000,
+    labels: bool = False,
+) -> Path:
+    """Write a dataset dir of tones; with labels, half are 'low' (250 Hz) and half 'high' (1 kHz)."""
+    from sonogen.data.prepare import write_dataset
+
+    if labels:
+        clips = np.concatenate(
+            [
+                tone_clips(count // 2, samples, sample_rate, 250.0, seed=1),
+                tone_clips(count - count // 2, samples, sample_rate, 1000.0, seed=2),
+            ]
+        )
+        names = ["low"] * (count // 2) + ["high"] * (count - count // 2)
+    else:
+        clips = tone_clips(count, samples, sample_rate, 500.0)
+        names = [""] * count
+    items = [
+        {
+            "index": i,
+            "file": f"tone_{i}.wav",
+            "offset_seconds": 0.0,
+            "label": names[i],
+            "split": "valid" if i % 8 == 7 else "train",
+        }
+        for i in range(count)
+    ]
+    write_dataset(
+        out,
+        clips,
+        items,
+        sample_rate=sample_rate,
+        clip_samples=samples,
+        labels=["low", "high"] if labels else None,
+        source="test tones",
+        skipped=[],
+        options={},
+    )
+    return out
+
+
+@pytest.fixture
+def tone_dataset(tmp_path: Path) -> Path:
+    return make_tone_dataset(tmp_path / "tones")
+
+
+@pytest.fixture
+def labelled_tone_dataset(tmp_path: Path) -> Path:
+    return make_tone_dataset(tmp_path / "labelled", labels=True)
+
+
+# Small enough that a training step takes milliseconds on a CPU.
+TINY = {
+    "wavegan": ["model.dim=4", "model.latent_dim=16", "model.label_dim=4"],
+    "specgan": ["model.dim=4", "model.latent_dim=16", "model.label_dim=4", "model.hop_length=32",
+                "model.griffin_lim_iters=8"],
+}
+QUIET = ["train.preview_count=0", "train.log_every_steps=1"]

@@ -1,0 +1,200 @@
+"""The trainer: run dir, resume after a kill, DDP over gloo, safe loading, budget."""
+
+from __future__ import annotations
+
+import csv
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import sonogen
+from sonogen.errors import SonogenError
+from tests.conftest import QUIET, TINY
+
+
+def train_tiny(data, out, name="wavegan", steps=12, extra=(), **options):
+    return sonogen.train(
+        data,
+        name,
+        out,
+        overrides=TINY[name] + QUIET + list(extra),
+        max_steps=steps,
+        batch_size=8,
+        progress=False,
+        accelerator="cpu",
+        devices="1",
+        **options,
+    )
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(run / "model.safetensors"))
+
+
+def test_run_dir_layout(tmp_path, labelled_tone_dataset):
+    run = train_tiny(labelled_tone_dataset, tmp_path / "run", extra=["train.preview_count=2"])
+    for name in ("config.yaml", "model.safetensors", "checkpoints/last.ckpt", "metrics.csv"):
+        assert (run / name).is_file(), name
+    assert len(list((run / "samples").glob("*.wav"))) == 2
+    with open(run / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["step"]) for row in rows] == list(range(1, 13))
+    summary = sonogen.api.info(run)
+    assert summary["steps"] == 12 and summary["labels"] == ["low", "high"]
+    assert summary["train_seconds"] > 0
+    model = sonogen.load(run)
+    audio = model.generate(3, seed=1, labels="high")
+    assert audio.shape == (3, 1024) and audio.dtype.name == "float32"
+
+
+@pytest.mark.parametrize("name", ["wavegan", "specgan"])
+def test_resume_matches_uninterrupted_run(tmp_path, tone_dataset, name):
+    """Stopping at step 7 and resuming to 14 gives bit-identical weights to a 14-step run.
+
+    Exact on one CPU process: batches and noise are seeded by (seed, step), and the checkpoint
+    holds the optimizer, EMA and step; nothing else carries state between steps.
+    """
+    whole = train_tiny(tone_dataset, tmp_path / "whole", name, steps=14)
+    part = train_tiny(tone_dataset, tmp_path / "part", name, steps=7)
+    assert sonogen.api.info(part)["steps"] == 7
+    resumed = sonogen.train(
+        None, None, part, resume=True, max_steps=14, progress=False, accelerator="cpu"
+    )
+    assert sonogen.api.info(resumed)["steps"] == 14
+    a, b = weights(whole), weights(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    # the EMA state came back too: both runs' checkpoints hold identical EMA weights
+    ema_a = torch.load(whole / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    ema_b = torch.load(resumed / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    for key in ema_a:
+        if key.startswith("ema."):
+            assert torch.equal(ema_a[key], ema_b[key]), key
+
+
+@pytest.mark.slow
+def test_kill_minus_nine_then_resume(tmp_path, tone_dataset):
+    """A run killed with SIGKILL resumes from its last checkpoint and ends where an unbroken run
+    ends."""
+    command = [
+        sys.executable, "-m", "sonogen.cli", "train", str(tone_dataset), "--model", "wavegan",
+        "--out", str(tmp_path / "killed"), "--max-steps", "400", "--batch-size", "8",
+        "--accelerator", "cpu", "--devices", "1",
+        *[f"--set={s}" for s in TINY["wavegan"] + QUIET + ["train.checkpoint_every_steps=5"]],
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if checkpoint.is_file() and torch.load(checkpoint, weights_only=True)["sonogen"]["step"] >= 10:
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "training ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = torch.load(checkpoint, weights_only=True)["sonogen"]["step"]
+    assert 10 <= killed_at < 400
+    # resume it to a nearby target, and compare with an unbroken run to the same step
+    target = killed_at + 6
+    sonogen.train(None, None, tmp_path / "killed", resume=True, max_steps=target, progress=False)
+    whole = train_tiny(tone_dataset, tmp_path / "whole", steps=target,
+                       extra=["train.checkpoint_every_steps=5"])
+    a, b = weights(whole), weights(tmp_path / "killed")
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    with open(tmp_path / "killed" / "metrics.csv") as handle:
+        steps = [int(row["step"]) for row in csv.DictReader(handle)]
+    assert steps == sorted(set(steps)), "rows logged after the checkpoint were not dropped"
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(tmp_path, tone_dataset):
+    """`--devices 2 --strategy ddp` on CPU (gloo) trains and writes the same kind of run dir."""
+    run = tmp_path / "ddp"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "sonogen.cli", "train", str(tone_dataset), "--model", "wavegan",
+            "--out", str(run), "--max-steps", "6", "--batch-size", "4", "--accelerator", "cpu",
+            "--devices", "2", "--strategy", "ddp",
+            *[f"--set={s}" for s in TINY["wavegan"] + QUIET],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MASTER_PORT": "29517"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("config.yaml", "model.safetensors", "checkpoints/last.ckpt", "metrics.csv"):
+        assert (run / name).is_file(), name
+    assert sonogen.api.info(run)["steps"] == 6
+    assert sonogen.load(run).generate(2, seed=0).shape == (2, 1024)
+
+
+def test_loading_uses_no_pickle(tmp_path, tone_dataset, monkeypatch):
+    run = train_tiny(tone_dataset, tmp_path / "run", steps=2)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle was used to load a run")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    model = sonogen.load(run)
+    assert model.generate(1, seed=0).shape == (1, 1024)
+
+
+def test_tampered_weights_give_clear_errors(tmp_path, tone_dataset):
+    run = train_tiny(tone_dataset, tmp_path / "run", steps=2)
+    path = run / "model.safetensors"
+    original = path.read_bytes()
+    edited = bytearray(original)
+    edited[-5] ^= 0xFF  # one byte of the last tensor's data
+    path.write_bytes(bytes(edited))
+    with pytest.raises(SonogenError, match="checksum"):
+        sonogen.load(run)
+    path.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}" + original[18:])
+    with pytest.raises(SonogenError, match="model.safetensors: not a readable safetensors"):
+        sonogen.load(run)
+    path.write_bytes(original[:100])
+    with pytest.raises(SonogenError, match="model.safetensors"):
+        sonogen.load(run)
+
+
+def test_out_of_budget_and_bad_options(tmp_path, tone_dataset):
+    run = train_tiny(tone_dataset, tmp_path / "run", steps=2)
+    with pytest.raises(SonogenError, match="already holds a run"):
+        train_tiny(tone_dataset, run, steps=2)
+    with pytest.raises(SonogenError, match="nothing to resume"):
+        sonogen.train(None, None, tmp_path / "nowhere", resume=True)
+    with pytest.raises(SonogenError, match="unknown key 'width'"):
+        train_tiny(tone_dataset, tmp_path / "r2", extra=["model.width=3"])
+    with pytest.raises(SonogenError, match="unknown model 'gan9'"):
+        sonogen.train(tone_dataset, "gan9", tmp_path / "r3")
+    with pytest.raises(SonogenError, match="keeps its model settings"):
+        sonogen.train(None, None, run, resume=True, overrides=["model.dim=8"])
+
+
+def test_augment_changes_audio_but_keeps_shape_and_range():
+    from sonogen.train import augment
+
+    torch.manual_seed(0)
+    audio = torch.sin(torch.linspace(0, 400, 4096)).repeat(16, 1) * 0.9
+    out = augment(audio, 16000)
+    assert out.shape == audio.shape and out.abs().max() <= 1
+    changed = (out - audio).abs().amax(dim=1) > 1e-3
+    assert changed.sum() >= 12  # each of 4 augmentations hits a clip with p=0.5
+
+
+def test_training_with_augment_runs(tmp_path, tone_dataset):
+    run = train_tiny(tone_dataset, tmp_path / "run", steps=3, augment=True)
+    assert sonogen.api.info(run)["steps"] == 3
