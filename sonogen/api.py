@@ -6,7 +6,6 @@ Every CLI command is a thin call into one of these.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -136,7 +135,9 @@ def train(
         if data is None:
             raise SonogenError("DATA: give a dataset dir made by `sonogen prepare`")
         family_class = get_family(model or file_values.get("model_name") or "wavegan")
-        if run_dir.exists() and any(run_dir.iterdir()):
+        if launched_worker():
+            pass  # a DDP worker re-runs the command; rank 0 has already made the run dir
+        elif run_dir.exists() and any(run_dir.iterdir()):
             raise SonogenError(
                 f"--out {run_dir}: already holds a run; pass --resume to continue it or "
                 "choose another --out"
@@ -160,13 +161,27 @@ def train(
         )
     _check_train_config(run_config)
     family = family_class(run_config.model, run_config.data)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_yaml(run_dir / CONFIG_NAME, run_config.to_dict())
+    if not launched_worker():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_yaml(run_dir / CONFIG_NAME, run_config.to_dict())
 
     from sonogen.train import fit
 
     fit(family, run_config, run_dir, resume=resume, progress=progress)
     return run_dir
+
+
+def launched_worker() -> bool:
+    """True in a process that a distributed launcher started for a rank other than global 0.
+
+    Lightning's DDP launcher re-runs the user's command once per extra device (with LOCAL_RANK
+    set), and each further node runs it with NODE_RANK set; only global rank 0 writes the run dir.
+    """
+    import os
+
+    return any(
+        int(os.environ.get(name, "0") or 0) > 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK")
+    )
 
 
 def _check_train_config(config) -> None:
@@ -231,7 +246,7 @@ class Model:
         temperature: float = 1.0,
         **options: Any,
     ) -> np.ndarray:
-        """Return n new clips, float32 [n, samples] in [-1, 1]; the same seed gives the same audio."""
+        """Return n new clips, float32 [n, samples] in [-1, 1]; a seed repeats its audio."""
         import torch
 
         if n < 1:

@@ -6,7 +6,7 @@ import logging
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -53,10 +53,12 @@ def _progress():
 def prepare(
     source: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively).")],
     out: Annotated[Path, typer.Argument(help="Dataset dir to create.")],
-    sample_rate: Annotated[int, typer.Option(help="Resample every file to this rate (Hz).")] = 16000,
+    sample_rate: Annotated[
+        int, typer.Option(help="Resample every file to this rate (Hz).")
+    ] = 16000,
     clip_samples: Annotated[int, typer.Option(help="Samples per clip.")] = 16384,
     hop: Annotated[
-        Optional[int],
+        int | None,
         typer.Option(help="Cut long files into clips every HOP samples (default: one clip/file)."),
     ] = None,
     trim_silence: Annotated[bool, typer.Option(help="Trim leading/trailing silence.")] = False,
@@ -65,7 +67,7 @@ def prepare(
     split: Annotated[
         str, typer.Option(help="Validation share of files (0.1), 'fsdd', 'regex:PATTERN', 'none'.")
     ] = "0.1",
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite OUT if it exists.")] = False,
 ) -> None:
     """Turn a folder of audio into a dataset dir (clips, labels, split, skipped files)."""
@@ -127,27 +129,33 @@ def data_make(
 
 @app.command()
 def train(
-    data: Annotated[Optional[Path], typer.Argument(help="Dataset dir (not needed with --resume).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model family: wavegan, specgan.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run dir to write.")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
-    max_minutes: Annotated[Optional[float], typer.Option(help="Stop after this many minutes.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Clips per batch.")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML with model: and train: sections.")] = None,
+    data: Annotated[
+        Path | None, typer.Argument(help="Dataset dir (not needed with --resume).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model family: wavegan, specgan.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run dir to write.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Clips per batch.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML with model: and train: sections.")
+    ] = None,
     set_: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--set", help="Override a setting: model.dim=32, train.ema_decay=0.99."),
     ] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out from its checkpoint.")
+    ] = False,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     augment: Annotated[
-        Optional[bool], typer.Option("--augment/--no-augment", help="Gain, shift, pitch, noise.")
+        bool | None, typer.Option("--augment/--no-augment", help="Gain, shift, pitch, noise.")
     ] = None,
-    accelerator: Annotated[Optional[str], typer.Option(help="cpu, gpu, auto ...")] = None,
-    devices: Annotated[Optional[str], typer.Option(help="Number of devices, or 'auto'.")] = None,
-    num_nodes: Annotated[Optional[int], typer.Option(help="Machines.")] = None,
-    strategy: Annotated[Optional[str], typer.Option(help="auto, ddp, ...")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="32-true, 16-mixed, bf16-mixed ...")] = None,
+    accelerator: Annotated[str | None, typer.Option(help="cpu, gpu, auto ...")] = None,
+    devices: Annotated[str | None, typer.Option(help="Number of devices, or 'auto'.")] = None,
+    num_nodes: Annotated[int | None, typer.Option(help="Machines.")] = None,
+    strategy: Annotated[str | None, typer.Option(help="auto, ddp, ...")] = None,
+    precision: Annotated[str | None, typer.Option(help="32-true, 16-mixed, bf16-mixed ...")] = None,
 ) -> None:
     """Train a model on a dataset dir; writes config, weights, checkpoints, metrics, previews."""
     from sonogen import api
@@ -170,18 +178,12 @@ def train(
         strategy=strategy,
         precision=precision,
     )
-    if _is_global_zero():
+    if not api.launched_worker():
         summary = api.info(run_dir)
         console.print(
             f"trained {summary['model']} for {summary['steps']} steps "
             f"({summary['train_seconds'] / 60:.1f} min); run written to {run_dir}"
         )
-
-
-def _is_global_zero() -> bool:
-    import os
-
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,11 +194,15 @@ def _is_global_zero() -> bool:
 def generate(
     run: Annotated[Path, typer.Argument(help="Run dir.")],
     n: Annotated[int, typer.Option("-n", help="Number of clips.")] = 16,
-    out: Annotated[Optional[Path], typer.Option(help="Folder for the WAVs (default RUN/generated).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Same seed, same audio.")] = None,
-    label: Annotated[Optional[str], typer.Option(help="Class to generate (labelled data).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the WAVs (default RUN/generated).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Same seed, same audio.")] = None,
+    label: Annotated[str | None, typer.Option(help="Class to generate (labelled data).")] = None,
     temperature: Annotated[float, typer.Option(help="Scale of the latent noise.")] = 1.0,
-    truncation: Annotated[Optional[float], typer.Option(help="Truncate latents at +-T (GANs).")] = None,
+    truncation: Annotated[
+        float | None, typer.Option(help="Truncate latents at +-T (GANs).")
+    ] = None,
 ) -> None:
     """Generate new clips from a trained run as 16-bit WAVs."""
     from sonogen import api
@@ -223,7 +229,9 @@ def info(run: Annotated[Path, typer.Argument(help="Run dir.")]) -> None:
         f"{summary['clip_samples']} samples/clip, "
         f"{len(labels) if labels else 'no'} labels{': ' + ', '.join(labels) if labels else ''})"
     )
-    console.print(f"trained      {summary['steps']} steps in {summary['train_seconds'] / 60:.1f} min")
+    console.print(
+        f"trained      {summary['steps']} steps in {summary['train_seconds'] / 60:.1f} min"
+    )
     console.print(
         f"size         weights {summary['weights_bytes'] / 1e6:.1f} MB, "
         f"checkpoint {summary['checkpoint_bytes'] / 1e6:.1f} MB"
@@ -236,7 +244,9 @@ def quickstart(
         "sonogen-quickstart"
     ),
     minutes: Annotated[float, typer.Option(help="Training time budget.")] = 3.0,
-    force: Annotated[bool, typer.Option(help="Start over if OUT holds an earlier quickstart.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Start over if OUT holds an earlier quickstart.")
+    ] = False,
 ) -> None:
     """Build the notes dataset, train a small GAN for a few minutes and generate 16 clips."""
     from sonogen import api

@@ -50,14 +50,14 @@ class StepBatchSampler:
     batches it would have seen. Each rank draws its own batch (DDP without a DistributedSampler).
     """
 
-    def __init__(self, size: int, batch_size: int, seed: int, start_step, rank: int = 0):
-        self.size, self.batch_size, self.seed, self.rank = size, batch_size, seed, rank
-        self.start_step = start_step
+    def __init__(self, size: int, batch_size: int, seed: int, start_step, rank):
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.start_step, self.rank = start_step, rank  # callables, read when iteration starts
 
     def __iter__(self):
-        step = self.start_step()
+        step, rank = self.start_step(), self.rank()
         while True:
-            rng = np.random.default_rng([self.seed, step, self.rank])
+            rng = np.random.default_rng([self.seed, step, rank])
             yield rng.choice(
                 self.size, self.batch_size, replace=self.size < self.batch_size
             ).tolist()
@@ -270,7 +270,7 @@ class RunKeeper(L.Callback):
         self.preview(trainer, module)
 
     def save(self, trainer, module) -> None:
-        trainer.save_checkpoint(self.run_dir / CHECKPOINT_NAME)
+        trainer.save_checkpoint(self.run_dir / CHECKPOINT_NAME, weights_only=False)
         if trainer.is_global_zero:
             metadata = {
                 "model_name": self.config.model_name,
@@ -379,7 +379,7 @@ def fit(
         train.batch_size,
         train.seed,
         start_step=lambda: module.step_count,
-        rank=int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0))),
+        rank=lambda: module.global_rank,
     )
     loader = torch.utils.data.DataLoader(
         dataset,

@@ -13,15 +13,13 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 def tone_clips(
     count: int, samples: int, sample_rate: int, frequency: float, seed: int = 0
 ) -> np.ndarray:
-    """Return float32 [count, samples]: one pitched tone (3 harmonics) with random phase and level."""
+    """Return float32 [count, samples]: a 3-harmonic tone with random phase and level."""
     rng = np.random.default_rng(seed)
     t = np.arange(samples) / sample_rate
     clips = []
     for _ in range(count):
         phase = rng.uniform(0, 2 * np.pi)
-        wave = sum(
-            np.sin(2 * np.pi * frequency * k * t + phase * k) / k for k in (1, 2, 3)
-        )
+        wave = sum(np.sin(2 * np.pi * frequency * k * t + phase * k) / k for k in (1, 2, 3))
         envelope = np.minimum(1.0, np.linspace(4, 0, samples))  # a note that decays at the end
         clips.append(rng.uniform(0.4, 0.8) * wave / 1.84 * envelope)
     return np.asarray(clips, dtype=np.float32)
@@ -34,7 +32,7 @@ def make_tone_dataset(
     sample_rate: int = 8000,
     labels: bool = False,
 ) -> Path:
-    """Write a dataset dir of tones; with labels, half are 'low' (250 Hz) and half 'high' (1 kHz)."""
+    """Write a dataset dir of tones; labelled: half 'low' (250 Hz), half 'high' (1 kHz)."""
     from sonogen.data.prepare import write_dataset
 
     if labels:
@@ -85,7 +83,12 @@ def labelled_tone_dataset(tmp_path: Path) -> Path:
 # Small enough that a training step takes milliseconds on a CPU.
 TINY = {
     "wavegan": ["model.dim=4", "model.latent_dim=16", "model.label_dim=4"],
-    "specgan": ["model.dim=4", "model.latent_dim=16", "model.label_dim=4", "model.hop_length=32",
-                "model.griffin_lim_iters=8"],
+    "specgan": [
+        "model.dim=4",
+        "model.latent_dim=16",
+        "model.label_dim=4",
+        "model.hop_length=32",
+        "model.griffin_lim_iters=8",
+    ],
 }
 QUIET = ["train.preview_count=0", "train.log_every_steps=1"]

@@ -31,20 +31,31 @@ def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> Non
 
 
 def test_user_errors_exit_2_with_one_line(tmp_path, tone_dataset):
-    assert_user_error(sonogen_cli("prepare", str(tmp_path / "missing"), str(tmp_path / "o")),
-                      "missing")
     assert_user_error(
-        sonogen_cli("train", str(tone_dataset), "--model", "nope", "--out", str(tmp_path / "r")),
-        "unknown model 'nope'", "wavegan",
+        sonogen_cli("prepare", str(tmp_path / "missing"), str(tmp_path / "o")), "missing"
     )
     assert_user_error(
-        sonogen_cli("train", str(tone_dataset), "--model", "wavegan", "--out",
-                    str(tmp_path / "r"), "--set", "model.colour=3"),
+        sonogen_cli("train", str(tone_dataset), "--model", "nope", "--out", str(tmp_path / "r")),
+        "unknown model 'nope'",
+        "wavegan",
+    )
+    assert_user_error(
+        sonogen_cli(
+            "train",
+            str(tone_dataset),
+            "--model",
+            "wavegan",
+            "--out",
+            str(tmp_path / "r"),
+            "--set",
+            "model.colour=3",
+        ),
         "unknown key 'colour'",
     )
     assert_user_error(
-        sonogen_cli("train", str(tmp_path / "nodata"), "--model", "wavegan", "--out",
-                    str(tmp_path / "r")),
+        sonogen_cli(
+            "train", str(tmp_path / "nodata"), "--model", "wavegan", "--out", str(tmp_path / "r")
+        ),
         "nodata",
     )
     assert_user_error(sonogen_cli("generate", str(tmp_path / "norun")), "norun")
@@ -53,20 +64,47 @@ def test_user_errors_exit_2_with_one_line(tmp_path, tone_dataset):
 def test_train_generate_info_and_labels(tmp_path, labelled_tone_dataset):
     run = tmp_path / "run"
     result = sonogen_cli(
-        "train", str(labelled_tone_dataset), "--model", "wavegan", "--out", str(run),
-        "--max-steps", "3", "--batch-size", "4", "--accelerator", "cpu", "--seed", "1",
+        "train",
+        str(labelled_tone_dataset),
+        "--model",
+        "wavegan",
+        "--out",
+        str(run),
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--accelerator",
+        "cpu",
+        "--seed",
+        "1",
         *[f"--set={s}" for s in TINY["wavegan"] + QUIET],
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"run written to {run}" in " ".join(result.stdout.split())
-    first = sonogen_cli("generate", str(run), "-n", "3", "--seed", "5", "--out", str(tmp_path / "a"))
-    second = sonogen_cli("generate", str(run), "-n", "3", "--seed", "5", "--out",
-                         str(tmp_path / "b"), "--label", "low")
-    third = sonogen_cli("generate", str(run), "-n", "3", "--seed", "5", "--out", str(tmp_path / "c"))
+    first = sonogen_cli(
+        "generate", str(run), "-n", "3", "--seed", "5", "--out", str(tmp_path / "a")
+    )
+    second = sonogen_cli(
+        "generate",
+        str(run),
+        "-n",
+        "3",
+        "--seed",
+        "5",
+        "--out",
+        str(tmp_path / "b"),
+        "--label",
+        "low",
+    )
+    third = sonogen_cli(
+        "generate", str(run), "-n", "3", "--seed", "5", "--out", str(tmp_path / "c")
+    )
     assert first.returncode == second.returncode == third.returncode == 0
     digest = {
-        folder: sorted(hashlib.sha256(p.read_bytes()).hexdigest()
-                       for p in (tmp_path / folder).glob("*.wav"))
+        folder: sorted(
+            hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / folder).glob("*.wav")
+        )
         for folder in "abc"
     }
     assert len(digest["a"]) == 3 and digest["a"] == digest["c"]
@@ -76,8 +114,9 @@ def test_train_generate_info_and_labels(tmp_path, labelled_tone_dataset):
     data, rate = soundfile.read(next((tmp_path / "a").glob("*.wav")), dtype="int16")
     assert rate == 8000 and data.shape == (1024,)
     assert soundfile.info(next((tmp_path / "a").glob("*.wav"))).subtype == "PCM_16"
-    assert_user_error(sonogen_cli("generate", str(run), "--label", "middle"),
-                      "unknown label", "low, high")
+    assert_user_error(
+        sonogen_cli("generate", str(run), "--label", "middle"), "unknown label", "low, high"
+    )
     info = sonogen_cli("info", str(run))
     assert info.returncode == 0
     text = " ".join(info.stdout.split())

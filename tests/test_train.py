@@ -86,16 +86,33 @@ def test_kill_minus_nine_then_resume(tmp_path, tone_dataset):
     """A run killed with SIGKILL resumes from its last checkpoint and ends where an unbroken run
     ends."""
     command = [
-        sys.executable, "-m", "sonogen.cli", "train", str(tone_dataset), "--model", "wavegan",
-        "--out", str(tmp_path / "killed"), "--max-steps", "400", "--batch-size", "8",
-        "--accelerator", "cpu", "--devices", "1",
+        sys.executable,
+        "-m",
+        "sonogen.cli",
+        "train",
+        str(tone_dataset),
+        "--model",
+        "wavegan",
+        "--out",
+        str(tmp_path / "killed"),
+        "--max-steps",
+        "400",
+        "--batch-size",
+        "8",
+        "--accelerator",
+        "cpu",
+        "--devices",
+        "1",
         *[f"--set={s}" for s in TINY["wavegan"] + QUIET + ["train.checkpoint_every_steps=5"]],
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = tmp_path / "killed" / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:
-        if checkpoint.is_file() and torch.load(checkpoint, weights_only=True)["sonogen"]["step"] >= 10:
+        if (
+            checkpoint.is_file()
+            and torch.load(checkpoint, weights_only=True)["sonogen"]["step"] >= 10
+        ):
             break
         time.sleep(0.2)
     assert process.poll() is None, "training ended before it could be killed"
@@ -106,8 +123,9 @@ def test_kill_minus_nine_then_resume(tmp_path, tone_dataset):
     # resume it to a nearby target, and compare with an unbroken run to the same step
     target = killed_at + 6
     sonogen.train(None, None, tmp_path / "killed", resume=True, max_steps=target, progress=False)
-    whole = train_tiny(tone_dataset, tmp_path / "whole", steps=target,
-                       extra=["train.checkpoint_every_steps=5"])
+    whole = train_tiny(
+        tone_dataset, tmp_path / "whole", steps=target, extra=["train.checkpoint_every_steps=5"]
+    )
     a, b = weights(whole), weights(tmp_path / "killed")
     for key in a:
         assert torch.equal(a[key], b[key]), key
@@ -122,9 +140,25 @@ def test_ddp_two_cpu_processes(tmp_path, tone_dataset):
     run = tmp_path / "ddp"
     result = subprocess.run(
         [
-            sys.executable, "-m", "sonogen.cli", "train", str(tone_dataset), "--model", "wavegan",
-            "--out", str(run), "--max-steps", "6", "--batch-size", "4", "--accelerator", "cpu",
-            "--devices", "2", "--strategy", "ddp",
+            sys.executable,
+            "-m",
+            "sonogen.cli",
+            "train",
+            str(tone_dataset),
+            "--model",
+            "wavegan",
+            "--out",
+            str(run),
+            "--max-steps",
+            "6",
+            "--batch-size",
+            "4",
+            "--accelerator",
+            "cpu",
+            "--devices",
+            "2",
+            "--strategy",
+            "ddp",
             *[f"--set={s}" for s in TINY["wavegan"] + QUIET],
         ],
         capture_output=True,

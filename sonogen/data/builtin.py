@@ -1,12 +1,16 @@
 """Built-in datasets, made on the user's machine with no download.
 
 ``notes``: single notes of ten General-MIDI instruments, every semitone over two octaves of each
-one's range, at three velocities (750 clips), rendered from the TimGM6mb SoundFont that ships inside
-the pretty_midi wheel. The renderer is symusic (pip wheels, no system packages; pinned to 0.5.9
+one's range, at three velocities (747 clips: 3 notes have no sample), rendered from the TimGM6mb
+SoundFont that ships inside the pretty_midi wheel. The renderer is symusic (pip wheels, no system packages; pinned to 0.5.9
 because 0.6.0's renderer returns no audio with numpy 2.x; tinysoundfont was the other candidate, but
 its wheel requires pyaudio, which needs PortAudio headers to build). The SoundFont is said to be
 GPL-2, so the audio is rendered at run time and never shipped. The same command gives the same
 bytes: rendering and resampling are deterministic and nothing depends on time or order.
+
+symusic 0.5.9's synthesizer ignores note velocity, so velocity is applied here as a gain of
+(velocity / 127) ** 2, FluidSynth's default velocity-to-attenuation curve (40 log10 dB). A note the
+SoundFont has no sample for (the sax at MIDI 64 renders silence) is listed in skipped.csv.
 """
 
 from __future__ import annotations
@@ -49,7 +53,9 @@ def soundfont_path() -> Path:
 
     spec = importlib.util.find_spec("pretty_midi")
     if spec is None or spec.origin is None:
-        raise SonogenError("pretty_midi is not installed; `pip install pretty_midi` (it ships the SoundFont)")
+        raise SonogenError(
+            "pretty_midi is not installed; `pip install pretty_midi` (it ships the SoundFont)"
+        )
     path = Path(spec.origin).parent / "TimGM6mb.sf2"
     if not path.is_file():
         raise SonogenError(f"{path}: SoundFont missing from the pretty_midi package; reinstall it")
@@ -66,7 +72,7 @@ def render_note(synth, program: int, pitch: int, velocity: int, seconds: float) 
     track.notes.append(Note(0, round(seconds * 2 * ticks_per_quarter), pitch, velocity))
     score.tracks.append(track)
     stereo = np.asarray(synth.render(score, stereo=True), dtype=np.float32)
-    return stereo.mean(axis=0)
+    return stereo.mean(axis=0) * (velocity / 127) ** 2
 
 
 def make_notes(
@@ -86,12 +92,23 @@ def make_notes(
     sf_path = soundfont_path()
     synth = Synthesizer(str(sf_path), sample_rate=RENDER_RATE, quality=0)
     fade = np.linspace(1.0, 0.0, max(1, round(FADE_SECONDS * sample_rate)), dtype=np.float32)
-    clips, items = [], []
+    clips, items, skipped = [], [], []
     rng = np.random.default_rng(0)
     for label, program, lowest in INSTRUMENTS:
         for pitch in range(lowest, lowest + PITCHES_PER_INSTRUMENT):
             for velocity in VELOCITIES:
                 audio = render_note(synth, program, pitch, velocity, NOTE_SECONDS)
+                name = f"{label}/{pitch:03d}_{velocity:03d}"
+                split = "valid" if rng.random() < VALID_SHARE else "train"
+                if np.abs(audio).max() < 1e-4:
+                    skipped.append(
+                        (
+                            name,
+                            f"silent: {sf_path.name} has no sample for program {program} "
+                            f"at pitch {pitch}",
+                        )
+                    )
+                    continue
                 audio = soxr.resample(audio, RENDER_RATE, sample_rate, quality="HQ")
                 audio = audio[:clip_samples].astype(np.float32)
                 audio[len(audio) - len(fade) :] *= fade[: len(audio)]
@@ -101,10 +118,10 @@ def make_notes(
                 items.append(
                     {
                         "index": len(items),
-                        "file": f"{label}/{pitch:03d}_{velocity:03d}",
+                        "file": name,
                         "offset_seconds": 0.0,
                         "label": label,
-                        "split": "valid" if rng.random() < VALID_SHARE else "train",
+                        "split": split,
                         "program": program,
                         "pitch": pitch,
                         "velocity": velocity,
@@ -123,7 +140,7 @@ def make_notes(
         clip_samples=clip_samples,
         labels=[label for label, _, _ in INSTRUMENTS],
         source=f"builtin:notes ({sf_path.name}, rendered by symusic)",
-        skipped=[],
+        skipped=skipped,
         options={"name": "notes", "note_seconds": NOTE_SECONDS, "velocities": list(VELOCITIES)},
         force=force,
     )

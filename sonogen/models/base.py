@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar

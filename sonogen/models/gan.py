@@ -363,7 +363,7 @@ class _WGANGP(Family):
     def interpolate(
         self, seed_a: int, seed_b: int, steps: int, label: int | None = None
     ) -> torch.Tensor:
-        """Return audio [steps, clip_samples] along the spherical path between two seeds' latents."""
+        """Return audio [steps, clip_samples] along the spherical path between two latents."""
         if steps < 2:
             raise SonogenError(f"steps {steps}: an interpolation needs at least 2 steps")
         was_training = self.training
