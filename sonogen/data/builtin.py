@@ -2,11 +2,12 @@
 
 ``notes``: single notes of ten General-MIDI instruments, every semitone over two octaves of each
 one's range, at three velocities (747 clips: 3 notes have no sample), rendered from the TimGM6mb
-SoundFont that ships inside the pretty_midi wheel. The renderer is symusic (pip wheels, no system packages; pinned to 0.5.9
-because 0.6.0's renderer returns no audio with numpy 2.x; tinysoundfont was the other candidate, but
-its wheel requires pyaudio, which needs PortAudio headers to build). The SoundFont is said to be
-GPL-2, so the audio is rendered at run time and never shipped. The same command gives the same
-bytes: rendering and resampling are deterministic and nothing depends on time or order.
+SoundFont that ships inside the pretty_midi wheel. The renderer is symusic (pip wheels, no system
+packages; pinned to 0.5.9 because 0.6.0's renderer returns no audio with numpy 2.x); tinysoundfont
+was the other candidate, but its wheel requires pyaudio, which needs PortAudio headers to build.
+The SoundFont is said to be GPL-2, so the audio is rendered at run time and never shipped. The
+same command gives the same bytes: rendering and resampling are deterministic and nothing depends
+on time or order.
 
 symusic 0.5.9's synthesizer ignores note velocity, so velocity is applied here as a gain of
 (velocity / 127) ** 2, FluidSynth's default velocity-to-attenuation curve (40 log10 dB). A note the
