@@ -165,7 +165,7 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         write_yaml(run_dir / CONFIG_NAME, run_config.to_dict())
 
-    from sonogen.train import fit
+    from sonogen.trainer import fit
 
     fit(family, run_config, run_dir, resume=resume, progress=progress)
     return run_dir

@@ -24,6 +24,22 @@ def log_spectrum_distance(generated: np.ndarray, reference: np.ndarray, n_fft: i
     return float(np.sqrt(np.mean(difference**2)))
 
 
+def spectral_shape_distance(
+    generated: np.ndarray, reference: np.ndarray, n_fft: int = 1024
+) -> float:
+    """Return how much of the generated energy sits at the wrong frequencies, in [0, 2].
+
+    The L1 distance between the two sets' average power spectra, each scaled to sum to 1 (twice
+    the total-variation distance between the spectral energy distributions). Unlike a distance
+    between log spectra, a quiet noise floor barely counts, so a model that puts its energy on the
+    data's partials scores well even before its floor has come down.
+    """
+    generated_power = 10 ** (mean_log_spectrum(generated, n_fft) / 10)
+    reference_power = 10 ** (mean_log_spectrum(reference, n_fft) / 10)
+    difference = generated_power / generated_power.sum() - reference_power / reference_power.sum()
+    return float(np.abs(difference).sum())
+
+
 def spectral_flatness(audio: np.ndarray, n_fft: int = 1024) -> np.ndarray:
     """Return each clip's spectral flatness (geometric / arithmetic mean of the power spectrum,
     over its frames with energy): ~1 for white noise, near 0 for a pitched tone. [n] floats."""

@@ -219,7 +219,7 @@ def test_out_of_budget_and_bad_options(tmp_path, tone_dataset):
 
 
 def test_augment_changes_audio_but_keeps_shape_and_range():
-    from sonogen.train import augment
+    from sonogen.trainer import augment
 
     torch.manual_seed(0)
     audio = torch.sin(torch.linspace(0, 400, 4096)).repeat(16, 1) * 0.9
@@ -232,3 +232,9 @@ def test_augment_changes_audio_but_keeps_shape_and_range():
 def test_training_with_augment_runs(tmp_path, tone_dataset):
     run = train_tiny(tone_dataset, tmp_path / "run", steps=3, augment=True)
     assert sonogen.api.info(run)["steps"] == 3
+
+
+def test_api_names_survive_submodule_imports(tmp_path, tone_dataset):
+    """`sonogen.train` stays the function after the trainer module has been imported."""
+    train_tiny(tone_dataset, tmp_path / "run", steps=1)
+    assert callable(sonogen.train) and callable(sonogen.load) and callable(sonogen.prepare)
