@@ -73,12 +73,16 @@ def prepare(
     """Turn a folder of audio into a dataset dir (clips, labels, split, skipped files)."""
     from sonogen import api
 
-    with _progress() as progress:
-        task = progress.add_task("preparing", total=None)
+    progress = _progress()
+    tasks: list = []
 
-        def report(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+    def report(done: int, total: int) -> None:
+        if not tasks:  # start the bar with the work, so an early error is the only line
+            progress.start()
+            tasks.append(progress.add_task("preparing", total=total))
+        progress.update(tasks[0], completed=done, total=total)
 
+    try:
         summary = api.prepare(
             source,
             out,
@@ -93,6 +97,8 @@ def prepare(
             force=force,
             progress=report,
         )
+    finally:
+        progress.stop()
     skipped = sum(summary.skipped.values())
     reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(summary.skipped.items()))
     console.print(
