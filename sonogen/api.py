@@ -160,6 +160,9 @@ def train(
             train=build_dataclass(TrainConfig, train_values, "train"),
         )
     _check_train_config(run_config)
+    import torch
+
+    torch.manual_seed(run_config.train.seed)  # the initial weights follow the seed too
     family = family_class(run_config.model, run_config.data)
     if not launched_worker():
         run_dir.mkdir(parents=True, exist_ok=True)

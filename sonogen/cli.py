@@ -249,7 +249,7 @@ def quickstart(
     out: Annotated[Path, typer.Option(help="Folder for the dataset, run and clips.")] = Path(
         "sonogen-quickstart"
     ),
-    minutes: Annotated[float, typer.Option(help="Training time budget.")] = 3.0,
+    minutes: Annotated[float, typer.Option(help="Training time budget.")] = 4.0,
     force: Annotated[
         bool, typer.Option(help="Start over if OUT holds an earlier quickstart.")
     ] = False,
