@@ -412,11 +412,26 @@ def fit(
         default_root_dir=str(run_dir),
         log_every_n_steps=1,
     )
+    # Lightning announces hardware and advertises services at INFO on every fit; a sonogen run
+    # reports its own outcome, so those lines are held back for the duration of the fit.
+    chatty = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in chatty]
+    for logger in chatty:
+        logger.setLevel(logging.WARNING)
+    try:
+        _fit_quietly(trainer, module, loader, checkpoint if resume else None)
+    finally:
+        for logger, level in zip(chatty, levels, strict=True):
+            logger.setLevel(level)
+    return module
+
+
+def _fit_quietly(trainer, module, loader, checkpoint) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*max_epochs.*")
         warnings.filterwarnings("ignore", message=".*is an infinite.*")
         warnings.filterwarnings("ignore", message=".*`IterableDataset`.*")
-        trainer.fit(module, train_dataloaders=loader, ckpt_path=checkpoint if resume else None)
-    return module
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        trainer.fit(module, train_dataloaders=loader, ckpt_path=checkpoint)
