@@ -1,9 +1,10 @@
 """The family contract: what every model family provides, in plain PyTorch (no Lightning).
 
-A family is one ``nn.Module`` subclass of :class:`Family` with a ``Config`` dataclass. The generic
-trainer (``sonogen/trainer.py``) builds it with ``Family(config, data)``, asks it for its
-and calls ``train_step`` once per batch; the family does its own backward and optimizer steps, so a
-GAN's critic schedule or a VAE's warm-up lives with the family, never in the trainer.
+A family is one ``nn.Module`` subclass of :class:`Family` with a ``Config`` dataclass. The
+generic trainer (``sonogen/trainer.py``) builds it with ``Family(config, data)``, asks it for its
+optimizers, and calls ``train_step`` once per batch; the family does its own backward and
+optimizer steps, so a GAN's critic schedule or a VAE's warm-up lives with the family, never in
+the trainer.
 """
 
 from __future__ import annotations
