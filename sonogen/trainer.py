@@ -414,7 +414,11 @@ def fit(
     )
     # Lightning announces hardware and advertises services at INFO on every fit; a sonogen run
     # reports its own outcome, so those lines are held back for the duration of the fit.
-    chatty = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    chatty = [
+        logging.getLogger(name)
+        for name in list(logging.root.manager.loggerDict)
+        if name.startswith(("lightning", "pytorch_lightning"))
+    ]
     levels = [logger.level for logger in chatty]
     for logger in chatty:
         logger.setLevel(logging.WARNING)

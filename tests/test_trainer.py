@@ -238,3 +238,33 @@ def test_api_names_survive_submodule_imports(tmp_path, tone_dataset):
     """`sonogen.train` stays the function after the trainer module has been imported."""
     train_tiny(tone_dataset, tmp_path / "run", steps=1)
     assert callable(sonogen.train) and callable(sonogen.load) and callable(sonogen.prepare)
+
+
+def test_config_file_then_set_then_options(tmp_path, tone_dataset):
+    """Precedence: family defaults < --config FILE < --set < explicit options."""
+    import yaml
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {"model": {"dim": 4, "latent_dim": 12}, "train": {"batch_size": 4, "seed": 3}}
+        )
+    )
+    run = sonogen.train(
+        tone_dataset,
+        "wavegan",
+        tmp_path / "run",
+        config=config,
+        overrides=["model.latent_dim=10", "train.batch_size=6", "train.preview_count=0"],
+        batch_size=5,
+        max_steps=1,
+        progress=False,
+        accelerator="cpu",
+    )
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["model"]["dim"] == 4 and saved["model"]["latent_dim"] == 10
+    assert saved["train"]["batch_size"] == 5 and saved["train"]["seed"] == 3
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed")
+    with pytest.raises(SonogenError, match="bad.yaml: not valid YAML"):
+        sonogen.train(tone_dataset, "wavegan", tmp_path / "r2", config=bad)
