@@ -195,7 +195,7 @@ class TrainingModule(L.LightningModule):
         self.update_ema()
         self.step_count += 1
         if logs:
-            self.log_dict({k: float(v) for k, v in logs.items()}, prog_bar=True, logger=False)
+            self.log_dict(logs, prog_bar=True, logger=False)  # tensors: no device sync here
             if self.step_count % train.log_every_steps == 0 and self.logger is not None:
                 values = {k: float(v) for k, v in logs.items()}
                 values["seconds"] = self.train_seconds
@@ -400,7 +400,8 @@ def fit(
         precision=train.precision,
         max_epochs=-1,
         max_steps=-1,
-        logger=CSVLogger(save_dir=str(run_dir), name="", version=""),
+        # every logged row is appended at once, so a killed run keeps its curve
+        logger=CSVLogger(save_dir=str(run_dir), name="", version="", flush_logs_every_n_steps=1),
         callbacks=callbacks,
         enable_progress_bar=progress,
         enable_checkpointing=False,
