@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import numpy as np
 from sonogen.errors import SonogenError
 
 FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,13 @@ class ClipDataset:
         self.indices = split_indices(info, split)
         self.labels = label_indices(info)[self.indices]
         self._audio: np.ndarray | None = None
+        if info.labels and (self.labels < 0).any():
+            # a labelled dataset's unlabelled clips (files at the top of a folder-labelled source)
+            # cannot condition a model; they are left out, and said so
+            unlabelled = int((self.labels < 0).sum())
+            log.warning("%s: %d %s clips have no label and are not used", info.path, unlabelled, split)
+            keep = self.labels >= 0
+            self.indices, self.labels = self.indices[keep], self.labels[keep]
         if len(self.indices) == 0:
             raise SonogenError(
                 f"{info.path}: the {split!r} split has no clips; prepare it with another --split"
