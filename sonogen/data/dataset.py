@@ -128,7 +128,9 @@ class ClipDataset:
             # a labelled dataset's unlabelled clips (files at the top of a folder-labelled source)
             # cannot condition a model; they are left out, and said so
             unlabelled = int((self.labels < 0).sum())
-            log.warning("%s: %d %s clips have no label and are not used", info.path, unlabelled, split)
+            log.warning(
+                "%s: %d %s clips have no label and are not used", info.path, unlabelled, split
+            )
             keep = self.labels >= 0
             self.indices, self.labels = self.indices[keep], self.labels[keep]
         if len(self.indices) == 0:
