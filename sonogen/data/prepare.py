@@ -109,7 +109,7 @@ def prepare(
     settings = _CutSettings(
         sample_rate=_positive_int("--sample-rate", sample_rate),
         clip_samples=_positive_int("--clip-samples", clip_samples),
-        hop_samples=None if hop_samples is None else _positive_int("--hop-samples", hop_samples),
+        hop_samples=None if hop_samples is None else _positive_int("--hop", hop_samples),
         trim_silence=bool(trim_silence),
         top_db=_positive_float("--top-db", top_db),
         normalize=_check_normalize(normalize),

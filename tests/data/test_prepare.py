@@ -352,7 +352,7 @@ def test_normalize_modes_and_trim(tmp_path):
         ({"sample_rate": 0}, r"^--sample-rate: must be above 0"),
         ({"clip_samples": -5}, r"^--clip-samples: must be above 0"),
         ({"clip_samples": 1.5}, r"^--clip-samples: must be a whole number"),
-        ({"hop_samples": 0}, r"^--hop-samples: "),
+        ({"hop_samples": 0}, r"^--hop: "),
         ({"normalize": "loud"}, r"^--normalize: unknown mode 'loud'; use one of peak, loudness"),
         ({"labels": "tags"}, r"^--labels: unknown form 'tags'; use \"folder\", \"csv:PATH\""),
         ({"split": "half"}, r"^--split: 'half' is not a split rule; use .*\"fsdd\", \"regex:"),
