@@ -5,17 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 
+def frame_power(audio: np.ndarray, n_fft: int = 1024) -> np.ndarray:
+    """Return power spectra of Hann-windowed frames (hop n_fft//2): [n, samples] ->
+    [n, frames, n_fft//2+1]."""
+    audio = np.asarray(audio, dtype=np.float64)
+    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft, axis=-1)[..., :: n_fft // 2, :]
+    return np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=-1)) ** 2
+
+
 def mean_log_spectrum(audio: np.ndarray, n_fft: int = 1024) -> np.ndarray:
     """Return the average log power spectrum (dB) of clips: audio [n, samples] -> [n_fft//2+1].
 
-    Frames are Hann-windowed with a hop of n_fft//2; the power is averaged over every frame of
-    every clip before taking the log, so loud and quiet clips weigh by their energy.
+    The power is averaged over every frame of every clip before taking the log, so loud and quiet
+    clips weigh by their energy.
     """
-    audio = np.asarray(audio, dtype=np.float64)
-    hop = n_fft // 2
-    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft, axis=-1)[..., ::hop, :]
-    power = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=-1)) ** 2
-    return 10 * np.log10(power.mean(axis=(0, 1)) + 1e-10)
+    return 10 * np.log10(frame_power(audio, n_fft).mean(axis=(0, 1)) + 1e-10)
 
 
 def log_spectrum_distance(generated: np.ndarray, reference: np.ndarray, n_fft: int = 1024) -> float:
@@ -43,10 +47,7 @@ def spectral_shape_distance(
 def spectral_flatness(audio: np.ndarray, n_fft: int = 1024) -> np.ndarray:
     """Return each clip's spectral flatness (geometric / arithmetic mean of the power spectrum,
     over its frames with energy): ~1 for white noise, near 0 for a pitched tone. [n] floats."""
-    audio = np.asarray(audio, dtype=np.float64)
-    hop = n_fft // 2
-    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft, axis=-1)[..., ::hop, :]
-    power = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=-1)) ** 2 + 1e-12
+    power = frame_power(audio, n_fft) + 1e-12
     flatness = np.exp(np.log(power).mean(axis=-1)) / power.mean(axis=-1)  # [n, frames]
     energy = power.sum(axis=-1)
     weights = energy / energy.sum(axis=-1, keepdims=True)
