@@ -137,11 +137,14 @@ def train(
         family_class = get_family(model or file_values.get("model_name") or "wavegan")
         if launched_worker():
             pass  # a DDP worker re-runs the command; rank 0 has already made the run dir
-        elif run_dir.exists() and any(run_dir.iterdir()):
+        elif (run_dir / "checkpoints").exists() or (run_dir / "model.safetensors").exists():
             raise SonogenError(
                 f"--out {run_dir}: already holds a run; pass --resume to continue it or "
                 "choose another --out"
             )
+        elif run_dir.exists() and any(p.name != CONFIG_NAME for p in run_dir.iterdir()):
+            # only a config.yaml (a start that failed before its first checkpoint) is reused
+            raise SonogenError(f"--out {run_dir}: folder is not empty; choose another --out")
         info = open_dataset(data)
         model_values = dict(file_values.get("model") or {})
         model_values.update(sections.get("model", {}))

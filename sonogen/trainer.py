@@ -26,6 +26,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from torch import nn
 
 from sonogen.config import RunConfig
@@ -351,7 +352,6 @@ def fit(
 ) -> TrainingModule:
     """Train ``family`` into ``run_dir`` under ``config`` and return the trained module."""
     from lightning.pytorch.callbacks import RichProgressBar
-    from lightning.pytorch.loggers import CSVLogger
 
     train = config.train
     info = open_dataset(config.data.path)
@@ -391,28 +391,14 @@ def fit(
     callbacks: list[L.Callback] = [RunKeeper(run_dir, config, time.monotonic())]
     if progress:
         callbacks.append(RichProgressBar(leave=True))
-    accelerator = train.accelerator
-    trainer = L.Trainer(
-        accelerator=accelerator,
-        devices=parse_devices(train.devices),
-        num_nodes=train.num_nodes,
-        strategy=make_strategy(train.strategy, accelerator),
-        precision=train.precision,
-        max_epochs=-1,
-        max_steps=-1,
-        # every logged row is appended at once, so a killed run keeps its curve
-        logger=CSVLogger(save_dir=str(run_dir), name="", version="", flush_logs_every_n_steps=1),
-        callbacks=callbacks,
-        enable_progress_bar=progress,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        use_distributed_sampler=False,
-        plugins=[AtomicCheckpointIO()],
-        default_root_dir=str(run_dir),
-        log_every_n_steps=1,
-    )
+    try:
+        trainer = _make_trainer(train, run_dir, callbacks, progress)
+    except (MisconfigurationException, ValueError) as error:
+        first = str(error).split(". ")[0].strip().rstrip(".")
+        raise SonogenError(
+            f"--accelerator {train.accelerator} --devices {train.devices} --strategy "
+            f"{train.strategy} --precision {train.precision}: {first}; change these options"
+        ) from None
     # Lightning announces hardware and advertises services at INFO on every fit; a sonogen run
     # reports its own outcome, so those lines are held back for the duration of the fit.
     chatty = [
@@ -429,6 +415,32 @@ def fit(
         for logger, level in zip(chatty, levels, strict=True):
             logger.setLevel(level)
     return module
+
+
+def _make_trainer(train, run_dir: Path, callbacks: list, progress: bool) -> L.Trainer:
+    from lightning.pytorch.loggers import CSVLogger
+
+    return L.Trainer(
+        accelerator=train.accelerator,
+        devices=parse_devices(train.devices),
+        num_nodes=train.num_nodes,
+        strategy=make_strategy(train.strategy, train.accelerator),
+        precision=train.precision,
+        max_epochs=-1,
+        max_steps=-1,
+        # every logged row is appended at once, so a killed run keeps its curve
+        logger=CSVLogger(save_dir=str(run_dir), name="", version="", flush_logs_every_n_steps=1),
+        callbacks=callbacks,
+        enable_progress_bar=progress,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        use_distributed_sampler=False,
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=str(run_dir),
+        log_every_n_steps=1,
+    )
 
 
 def _fit_quietly(trainer, module, loader, checkpoint) -> None:

@@ -59,6 +59,22 @@ def test_user_errors_exit_2_with_one_line(tmp_path, tone_dataset):
         "nodata",
     )
     assert_user_error(sonogen_cli("generate", str(tmp_path / "norun")), "norun")
+    assert_user_error(
+        sonogen_cli(
+            "train",
+            str(tone_dataset),
+            "--model",
+            "wavegan",
+            "--out",
+            str(tmp_path / "r4"),
+            "--strategy",
+            "warp-drive",
+        ),
+        "--strategy warp-drive",
+        "invalid strategy name",
+    )
+    # the failed start left only its config.yaml, so the same --out can be used again
+    assert sorted(p.name for p in (tmp_path / "r4").iterdir()) == ["config.yaml"]
 
 
 def test_train_generate_info_and_labels(tmp_path, labelled_tone_dataset):
