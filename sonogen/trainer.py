@@ -270,6 +270,18 @@ class RunKeeper(L.Callback):
         self.save(trainer, module)
         self.preview(trainer, module)
 
+    def on_exception(self, trainer, module, exception):
+        # Ctrl-C in a single process: keep the steps since the last checkpoint. (With several
+        # processes a save is a collective that the others may never join, so it is skipped.)
+        if isinstance(exception, KeyboardInterrupt) and trainer.world_size == 1:
+            self.save(trainer, module)
+            log.warning(
+                "interrupted at step %d; checkpoint saved; continue with "
+                "`sonogen train --resume --out %s`",
+                module.step_count,
+                self.run_dir,
+            )
+
     def save(self, trainer, module) -> None:
         trainer.save_checkpoint(self.run_dir / CHECKPOINT_NAME, weights_only=False)
         if trainer.is_global_zero:
@@ -391,16 +403,8 @@ def fit(
     callbacks: list[L.Callback] = [RunKeeper(run_dir, config, time.monotonic())]
     if progress:
         callbacks.append(RichProgressBar(leave=True))
-    try:
-        trainer = _make_trainer(train, run_dir, callbacks, progress)
-    except (MisconfigurationException, ValueError) as error:
-        first = str(error).split(". ")[0].strip().rstrip(".")
-        raise SonogenError(
-            f"--accelerator {train.accelerator} --devices {train.devices} --strategy "
-            f"{train.strategy} --precision {train.precision}: {first}; change these options"
-        ) from None
-    # Lightning announces hardware and advertises services at INFO on every fit; a sonogen run
-    # reports its own outcome, so those lines are held back for the duration of the fit.
+    # Lightning announces hardware and advertises services at INFO when a Trainer is built; a
+    # sonogen run reports its own outcome, so those lines are held back while it trains.
     chatty = [
         logging.getLogger(name)
         for name in list(logging.root.manager.loggerDict)
@@ -410,6 +414,14 @@ def fit(
     for logger in chatty:
         logger.setLevel(logging.WARNING)
     try:
+        try:
+            trainer = _make_trainer(train, run_dir, callbacks, progress)
+        except (MisconfigurationException, ValueError) as error:
+            first = str(error).split(". ")[0].strip().rstrip(".")
+            raise SonogenError(
+                f"--accelerator {train.accelerator} --devices {train.devices} --strategy "
+                f"{train.strategy} --precision {train.precision}: {first}; change these options"
+            ) from None
         _fit_quietly(trainer, module, loader, checkpoint if resume else None)
     finally:
         for logger, level in zip(chatty, levels, strict=True):
