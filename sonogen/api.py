@@ -109,6 +109,9 @@ def train(
     if extra:
         raise SonogenError(f"--config: unknown section {extra[0]!r}; use model: and train:")
 
+    # train settings, later layers winning: config file, then --set, then explicit options
+    train_layers = (file_values.get("train") or {}) | sections.get("train", {}) | given
+
     if resume:
         config_path = run_dir / CONFIG_NAME
         if not config_path.is_file() or not (run_dir / "checkpoints" / "last.ckpt").is_file():
@@ -123,10 +126,7 @@ def train(
             )
         if sections.get("model") or file_values.get("model"):
             raise SonogenError("--set model.*: a resumed run keeps its model settings")
-        train_values = dataclasses.asdict(run_config.train)
-        train_values.update(file_values.get("train") or {})
-        train_values.update(sections.get("train", {}))
-        train_values.update(given)
+        train_values = dataclasses.asdict(run_config.train) | train_layers
         run_config = dataclasses.replace(
             run_config, train=build_dataclass(TrainConfig, train_values, "train")
         )
@@ -134,7 +134,8 @@ def train(
     else:
         if data is None:
             raise SonogenError("DATA: give a dataset dir made by `sonogen prepare`")
-        family_class = get_family(model or file_values.get("model_name") or "wavegan")
+        model_name = model or file_values.get("model_name") or "wavegan"
+        family_class = get_family(model_name)
         if launched_worker():
             pass  # a DDP worker re-runs the command; rank 0 has already made the run dir
         elif (run_dir / "checkpoints").exists() or (run_dir / "model.safetensors").exists():
@@ -148,11 +149,8 @@ def train(
         info = open_dataset(data)
         model_values = dict(file_values.get("model") or {})
         model_values.update(sections.get("model", {}))
-        train_values = dict(file_values.get("train") or {})
-        train_values.update(sections.get("train", {}))
-        train_values.update(given)
         run_config = RunConfig(
-            model_name=model or file_values.get("model_name") or "wavegan",
+            model_name=model_name,
             data=DataConfig(
                 path=str(info.path.resolve()),
                 sample_rate=info.sample_rate,
@@ -160,7 +158,7 @@ def train(
                 labels=info.labels,
             ),
             model=build_dataclass(family_class.Config, model_values, "model"),
-            train=build_dataclass(TrainConfig, train_values, "train"),
+            train=build_dataclass(TrainConfig, train_layers, "train"),
         )
     _check_train_config(run_config)
     import torch

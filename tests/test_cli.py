@@ -20,6 +20,10 @@ def sonogen_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess
     )
 
 
+def train_args(data, out, *extra: str) -> list[str]:
+    return ["train", str(data), "--model", "wavegan", "--out", str(out), *extra]
+
+
 def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> None:
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
@@ -40,16 +44,7 @@ def test_user_errors_exit_2_with_one_line(tmp_path, tone_dataset):
         "wavegan",
     )
     assert_user_error(
-        sonogen_cli(
-            "train",
-            str(tone_dataset),
-            "--model",
-            "wavegan",
-            "--out",
-            str(tmp_path / "r"),
-            "--set",
-            "model.colour=3",
-        ),
+        sonogen_cli(*train_args(tone_dataset, tmp_path / "r", "--set", "model.colour=3")),
         "unknown key 'colour'",
     )
     assert_user_error(
@@ -60,16 +55,7 @@ def test_user_errors_exit_2_with_one_line(tmp_path, tone_dataset):
     )
     assert_user_error(sonogen_cli("generate", str(tmp_path / "norun")), "norun")
     assert_user_error(
-        sonogen_cli(
-            "train",
-            str(tone_dataset),
-            "--model",
-            "wavegan",
-            "--out",
-            str(tmp_path / "r4"),
-            "--strategy",
-            "warp-drive",
-        ),
+        sonogen_cli(*train_args(tone_dataset, tmp_path / "r4", "--strategy", "warp-drive")),
         "--strategy warp-drive",
         "invalid strategy name",
     )

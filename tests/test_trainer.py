@@ -39,6 +39,15 @@ def weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(str(run / "model.safetensors"))
 
 
+def cli_train(data: Path, out: Path, *options: str, settings: tuple[str, ...] = ()) -> list[str]:
+    """Return the command line that trains a tiny WaveGAN on ``data`` into ``out``."""
+    return [
+        sys.executable, "-m", "sonogen.cli", "train", str(data), "--model", "wavegan",
+        "--out", str(out), "--accelerator", "cpu", *options,
+        *[f"--set={s}" for s in (*TINY["wavegan"], *QUIET, *settings)],
+    ]  # fmt: skip
+
+
 def test_run_dir_layout(tmp_path, labelled_tone_dataset):
     run = train_tiny(labelled_tone_dataset, tmp_path / "run", extra=["train.preview_count=2"])
     for name in ("config.yaml", "model.safetensors", "checkpoints/last.ckpt", "metrics.csv"):
@@ -85,26 +94,12 @@ def test_resume_matches_uninterrupted_run(tmp_path, tone_dataset, name):
 def test_kill_minus_nine_then_resume(tmp_path, tone_dataset):
     """A run killed with SIGKILL resumes from its last checkpoint and ends where an unbroken run
     ends."""
-    command = [
-        sys.executable,
-        "-m",
-        "sonogen.cli",
-        "train",
-        str(tone_dataset),
-        "--model",
-        "wavegan",
-        "--out",
-        str(tmp_path / "killed"),
-        "--max-steps",
-        "400",
-        "--batch-size",
-        "8",
-        "--accelerator",
-        "cpu",
-        "--devices",
-        "1",
-        *[f"--set={s}" for s in TINY["wavegan"] + QUIET + ["train.checkpoint_every_steps=5"]],
-    ]
+    command = cli_train(
+        tone_dataset,
+        tmp_path / "killed",
+        *("--max-steps", "400", "--batch-size", "8", "--devices", "1"),
+        settings=("train.checkpoint_every_steps=5",),
+    )
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = tmp_path / "killed" / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120
@@ -139,28 +134,11 @@ def test_ddp_two_cpu_processes(tmp_path, tone_dataset):
     """`--devices 2 --strategy ddp` on CPU (gloo) trains and writes the same kind of run dir."""
     run = tmp_path / "ddp"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sonogen.cli",
-            "train",
-            str(tone_dataset),
-            "--model",
-            "wavegan",
-            "--out",
-            str(run),
-            "--max-steps",
-            "6",
-            "--batch-size",
-            "4",
-            "--accelerator",
-            "cpu",
-            "--devices",
-            "2",
-            "--strategy",
-            "ddp",
-            *[f"--set={s}" for s in TINY["wavegan"] + QUIET],
-        ],
+        cli_train(
+            tone_dataset,
+            run,
+            *("--max-steps", "6", "--batch-size", "4", "--devices", "2", "--strategy", "ddp"),
+        ),
         capture_output=True,
         text=True,
         timeout=300,
