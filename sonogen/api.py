@@ -108,6 +108,9 @@ def train(
     extra = sorted(set(file_values) - {"model", "train", "model_name", "data"})
     if extra:
         raise SonogenError(f"--config: unknown section {extra[0]!r}; use model: and train:")
+    for section in ("model", "train"):
+        if not isinstance(file_values.get(section) or {}, dict):
+            raise SonogenError(f"--config: the {section}: section must map keys to values")
 
     # train settings, later layers winning: config file, then --set, then explicit options
     train_layers = (file_values.get("train") or {}) | sections.get("train", {}) | given
@@ -161,6 +164,11 @@ def train(
             train=build_dataclass(TrainConfig, train_layers, "train"),
         )
     _check_train_config(run_config)
+    if run_config.train.precision in {"16", "16-mixed", "16-true"} and not family_class.float16:
+        raise SonogenError(
+            f"--precision {run_config.train.precision}: {run_config.model_name} does not train "
+            "in float16; use bf16-mixed or 32-true"
+        )
     import torch
 
     torch.manual_seed(run_config.train.seed)  # the initial weights follow the seed too

@@ -13,6 +13,7 @@ It holds everything needed to rebuild the model, so a run dir is self-contained.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,47 @@ def build_dataclass(cls, values: dict, where: str):
         raise SonogenError(
             f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}"
         )
-    return cls(**values)
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    return cls(
+        **{key: _checked(f"{where}.{key}", value, types[key]) for key, value in values.items()}
+    )
+
+
+# Settings that only make sense as whole numbers of at least 1 (others may be 0, none negative).
+AT_LEAST_ONE = {
+    "batch_size", "max_steps", "critic_steps", "dim", "latent_dim", "kernel_size", "n_fft",
+    "hop_length", "griffin_lim_iters", "checkpoint_every_steps", "preview_every_steps",
+    "log_every_steps", "num_nodes",
+}  # fmt: skip
+
+
+def _checked(name: str, value: Any, annotation: str) -> Any:
+    """Return ``value`` if it fits the field's annotation (e.g. "int", "float | None"), else
+    raise a SonogenError naming the setting; ints are accepted for floats and for str fields."""
+    kinds = {part.strip() for part in annotation.split("|")}
+    if value is None:
+        if "None" in kinds:
+            return None
+        raise SonogenError(f"{name}: needs a value")
+    if "bool" in kinds:
+        if isinstance(value, bool):
+            return value
+        raise SonogenError(f"{name} {value!r}: expected true or false")
+    if "int" in kinds and isinstance(value, int) and not isinstance(value, bool):
+        minimum = 1 if name.rsplit(".", 1)[-1] in AT_LEAST_ONE else 0
+        if value < minimum:
+            raise SonogenError(f"{name} {value}: must be at least {minimum}")
+        return value
+    if "float" in kinds and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value) or value < 0:
+            raise SonogenError(f"{name} {value}: must be a finite number, 0 or more")
+        return float(value)
+    if "str" in kinds and isinstance(value, (str, int)) and not isinstance(value, bool):
+        return str(value)
+    if annotation.startswith("list") and isinstance(value, list):
+        return value
+    expected = " or ".join(sorted(kinds - {"None"}))
+    raise SonogenError(f"{name} {value!r}: expected {expected}")
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, dict[str, Any]]:

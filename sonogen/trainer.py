@@ -7,8 +7,9 @@ to ``model.safetensors``.
 
 Determinism and resuming: batch ``s`` always holds the same clips (drawn from a generator seeded
 with (seed, s, rank)) and the torch RNG is re-seeded from (seed, s, rank) before every step, so a
-run killed at step N and resumed from its checkpoint continues exactly as if it had never
-stopped: same batches, same noise, same weights.
+run killed at step N and resumed from its checkpoint continues as if it had never stopped: same
+batches, same noise. On a CPU the weights are then bit-identical; on a GPU, cuDNN's convolution
+backward is not deterministic, so they agree to float tolerance only.
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ class TrainingModule(L.LightningModule):
         self.ema.requires_grad_(False)
         self.step_count = 0
         self.train_seconds = 0.0  # summed over sessions of this run
+        self.metrics: MetricsFile | None = None  # set on global rank 0 when training starts
 
     def configure_optimizers(self):
         return list(self.family.configure_optimizers())
@@ -197,10 +199,9 @@ class TrainingModule(L.LightningModule):
         self.step_count += 1
         if logs:
             self.log_dict(logs, prog_bar=True, logger=False)  # tensors: no device sync here
-            if self.step_count % train.log_every_steps == 0 and self.logger is not None:
-                values = {k: float(v) for k, v in logs.items()}
-                values["seconds"] = self.train_seconds
-                self.logger.log_metrics(values, step=self.step_count)
+            if self.step_count % train.log_every_steps == 0 and self.metrics is not None:
+                values = {"step": self.step_count, "seconds": round(self.train_seconds, 3)}
+                self.metrics.append(values | {k: float(v) for k, v in logs.items()})
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -233,9 +234,11 @@ def hash_seed(seed: int, step: int, rank: int) -> int:
 class RunKeeper(L.Callback):
     """Stops at the step/time budget, checkpoints on a cadence, writes previews and weights."""
 
-    def __init__(self, run_dir: Path, config: RunConfig, clock_start: float):
+    def __init__(self, run_dir: Path, config: RunConfig, clock_start: float, resume: bool):
         self.run_dir = run_dir
         self.config = config
+        self.resume = resume
+        self.in_step = False
         self.clock_start = clock_start
         self.last_checkpoint_time = clock_start
         self.session_start_seconds = 0.0
@@ -244,8 +247,19 @@ class RunKeeper(L.Callback):
         self.session_start_seconds = module.train_seconds
         self.clock_start = time.monotonic()
         self.last_checkpoint_time = self.clock_start
+        if trainer.is_global_zero:  # the step is known now: the checkpoint has been restored
+            resumed = module.step_count if self.resume else None
+            module.metrics = MetricsFile(self.run_dir / "metrics.csv", resumed)
+        max_steps = self.config.train.max_steps
+        if max_steps is not None and module.step_count >= max_steps:
+            trainer.should_stop = True  # a resumed run already at its budget trains no more
+        self.in_step = False
+
+    def on_train_batch_start(self, trainer, module, batch, batch_index):
+        self.in_step = True
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_index):
+        self.in_step = False
         train = self.config.train
         now = time.monotonic()
         module.train_seconds = self.session_start_seconds + (now - self.clock_start)
@@ -273,14 +287,20 @@ class RunKeeper(L.Callback):
     def on_exception(self, trainer, module, exception):
         # Ctrl-C in a single process: keep the steps since the last checkpoint. (With several
         # processes a save is a collective that the others may never join, so it is skipped.)
-        if isinstance(exception, KeyboardInterrupt) and trainer.world_size == 1:
+        # A step cut in half (weights updated, step not yet counted) is not saved: the last
+        # checkpoint stands, so a resumed run still repeats exactly.
+        if not isinstance(exception, KeyboardInterrupt):
+            return
+        if trainer.world_size == 1 and not self.in_step:
             self.save(trainer, module)
-            log.warning(
-                "interrupted at step %d; checkpoint saved; continue with "
-                "`sonogen train --resume --out %s`",
-                module.step_count,
-                self.run_dir,
-            )
+            what = f"checkpoint saved at step {module.step_count}"
+        else:
+            what = "the last checkpoint stands"
+        log.warning(
+            "interrupted; %s; continue with `sonogen train --resume --out %s`",
+            what,
+            self.run_dir,
+        )
 
     def save(self, trainer, module) -> None:
         trainer.save_checkpoint(self.run_dir / CHECKPOINT_NAME, weights_only=False)
@@ -324,10 +344,25 @@ def _version() -> str:
 # the Trainer set-up
 
 
-def make_strategy(name: str, accelerator: str):
-    """Map a strategy name to a Lightning strategy; DDP finds unused parameters because a GAN's
-    critic and generator steps each leave the other network without gradients."""
-    if name in {"ddp", "ddp_find_unused_parameters_true"}:
+def process_count(accelerator: str, devices: Any, num_nodes: int) -> int:
+    """Return how many training processes Lightning will start for these options (best effort)."""
+    devices = parse_devices(devices)
+    if isinstance(devices, str) and "," in devices:
+        per_node = len([d for d in devices.split(",") if d.strip()])
+    elif isinstance(devices, int) and devices > 0:
+        per_node = devices
+    elif accelerator == "cpu" or not torch.cuda.is_available():
+        per_node = 1  # "auto" (or -1) on a CPU: one process
+    else:
+        per_node = torch.cuda.device_count()
+    return per_node * max(1, int(num_nodes))
+
+
+def make_strategy(name: str, accelerator: str, processes: int = 1):
+    """Map a strategy name to a Lightning strategy. DDP must find unused parameters, because a
+    GAN's critic and generator steps each leave the other network without gradients; "auto" with
+    several processes would otherwise pick a DDP that fails on the second step."""
+    if name in {"ddp", "ddp_find_unused_parameters_true"} or (name == "auto" and processes > 1):
         from lightning.pytorch.strategies import DDPStrategy
 
         backend = "gloo" if accelerator == "cpu" or not torch.cuda.is_available() else None
@@ -341,18 +376,43 @@ def parse_devices(devices: Any) -> Any:
     return devices
 
 
-def trim_metrics(path: Path, last_step: int) -> None:
-    """Drop metrics.csv rows logged after ``last_step`` (a killed run logs past its checkpoint)."""
-    if not path.is_file():
-        return
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        fields = reader.fieldnames or []
-        rows = [row for row in reader if int(float(row.get("step") or 0)) <= last_step]
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+class MetricsFile:
+    """metrics.csv of a run: one row per logged step, appended and flushed as it is logged.
+
+    Written by global rank 0 only. On resume it keeps the earlier rows up to the checkpoint's
+    step (a killed run has logged past its last checkpoint) and continues the same file; a new
+    column (a loss first logged later) rewrites the header with the union of columns.
+    """
+
+    def __init__(self, path: Path, resume_step: int | None):
+        self.path = path
+        self.fields: list[str] = []
+        self.rows: list[dict] = []
+        if resume_step is not None and path.is_file():
+            with path.open(newline="") as handle:
+                reader = csv.DictReader(handle)
+                self.fields = list(reader.fieldnames or [])
+                self.rows = [r for r in reader if int(float(r.get("step") or 0)) <= resume_step]
+        self._rewrite()
+
+    def _rewrite(self) -> None:
+        with self.path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.fields)
+            if self.fields:
+                writer.writeheader()
+            writer.writerows(self.rows)
+
+    def append(self, values: dict[str, float]) -> None:
+        self.rows.append(values)
+        new = [key for key in values if key not in self.fields]
+        if new:
+            self.fields = ["step", "seconds"] + sorted(
+                (set(self.fields) | set(new)) - {"step", "seconds"}
+            )
+            self._rewrite()
+            return
+        with self.path.open("a", newline="") as handle:
+            csv.DictWriter(handle, fieldnames=self.fields).writerow(values)
 
 
 def fit(
@@ -381,10 +441,6 @@ def fit(
             {name: copy.deepcopy(getattr(family, name)) for name in family.ema_modules}
         )
         module.ema.requires_grad_(False)
-    else:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        trim_metrics(run_dir / "metrics.csv", int(state.get("sonogen", {}).get("step", 0)))
-        del state
 
     sampler = StepBatchSampler(
         len(dataset),
@@ -400,7 +456,7 @@ def fit(
         num_workers=train.num_workers,
         persistent_workers=train.num_workers > 0,
     )
-    callbacks: list[L.Callback] = [RunKeeper(run_dir, config, time.monotonic())]
+    callbacks: list[L.Callback] = [RunKeeper(run_dir, config, time.monotonic(), resume)]
     if progress:
         callbacks.append(RichProgressBar(leave=True))
     # Lightning announces hardware and advertises services at INFO when a Trainer is built; a
@@ -430,18 +486,19 @@ def fit(
 
 
 def _make_trainer(train, run_dir: Path, callbacks: list, progress: bool) -> L.Trainer:
-    from lightning.pytorch.loggers import CSVLogger
-
     return L.Trainer(
         accelerator=train.accelerator,
         devices=parse_devices(train.devices),
         num_nodes=train.num_nodes,
-        strategy=make_strategy(train.strategy, train.accelerator),
+        strategy=make_strategy(
+            train.strategy,
+            train.accelerator,
+            process_count(train.accelerator, train.devices, train.num_nodes),
+        ),
         precision=train.precision,
         max_epochs=-1,
         max_steps=-1,
-        # every logged row is appended at once, so a killed run keeps its curve
-        logger=CSVLogger(save_dir=str(run_dir), name="", version="", flush_logs_every_n_steps=1),
+        logger=False,  # metrics.csv is written by MetricsFile, in the run's own step count
         callbacks=callbacks,
         enable_progress_bar=progress,
         enable_checkpointing=False,
@@ -457,7 +514,6 @@ def _make_trainer(train, run_dir: Path, callbacks: list, progress: bool) -> L.Tr
 
 def _fit_quietly(trainer, module, loader, checkpoint) -> None:
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*max_epochs.*")
         warnings.filterwarnings("ignore", message=".*is an infinite.*")

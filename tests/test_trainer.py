@@ -126,7 +126,9 @@ def test_kill_minus_nine_then_resume(tmp_path, tone_dataset):
         assert torch.equal(a[key], b[key]), key
     with open(tmp_path / "killed" / "metrics.csv") as handle:
         steps = [int(row["step"]) for row in csv.DictReader(handle)]
-    assert steps == sorted(set(steps)), "rows logged after the checkpoint were not dropped"
+    # every step logged once: the first session's rows are kept up to its checkpoint, the rows
+    # it logged after the checkpoint are dropped, and the resumed session continues the file
+    assert steps == list(range(1, target + 1))
 
 
 @pytest.mark.slow
@@ -246,3 +248,50 @@ def test_config_file_then_set_then_options(tmp_path, tone_dataset):
     bad.write_text("model: [unclosed")
     with pytest.raises(SonogenError, match="bad.yaml: not valid YAML"):
         sonogen.train(tone_dataset, "wavegan", tmp_path / "r2", config=bad)
+
+
+def test_resume_edge_cases(tmp_path, tone_dataset):
+    run = train_tiny(tone_dataset, tmp_path / "run", steps=4)
+    before = weights(run)
+    # already at its budget: resuming trains nothing more and changes nothing
+    sonogen.train(None, None, run, resume=True, max_steps=4, progress=False, accelerator="cpu")
+    assert sonogen.api.info(run)["steps"] == 4
+    assert all(torch.equal(before[k], v) for k, v in weights(run).items())
+    # a damaged checkpoint is a one-line error, not a traceback
+    checkpoint = run / "checkpoints" / "last.ckpt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:200])
+    with pytest.raises(SonogenError, match="last.ckpt: cannot read the checkpoint"):
+        sonogen.train(None, None, run, resume=True, max_steps=8, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("train.checkpoint_every_steps=abc", "train.checkpoint_every_steps .abc.: expected int"),
+        ("train.log_every_steps=0", "train.log_every_steps 0: must be at least 1"),
+        ("model.critic_steps=0", "model.critic_steps 0: must be at least 1"),
+        ("train.augment=3", "train.augment 3: expected true or false"),
+        ("model.learning_rate=-1", "model.learning_rate -1: must be a finite number"),
+    ],
+)
+def test_bad_setting_values(tmp_path, tone_dataset, setting, message):
+    with pytest.raises(SonogenError, match=message):
+        train_tiny(tone_dataset, tmp_path / "run", steps=1, extra=[setting])
+
+
+def test_float16_is_refused_for_gans(tmp_path, tone_dataset):
+    with pytest.raises(SonogenError, match="does not train in float16; use bf16-mixed"):
+        train_tiny(tone_dataset, tmp_path / "run", steps=1, precision="16-mixed")
+
+
+def test_several_processes_always_get_a_ddp_that_finds_unused_parameters():
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from sonogen.trainer import make_strategy, process_count
+
+    assert process_count("cpu", "2", 1) == 2 and process_count("cpu", "auto", 3) == 3
+    assert make_strategy("auto", "cpu", processes=1) == "auto"
+    for name, processes in (("auto", 2), ("ddp", 1), ("ddp", 4)):
+        strategy = make_strategy(name, "cpu", processes)
+        assert isinstance(strategy, DDPStrategy)
+        assert strategy._ddp_kwargs.get("find_unused_parameters") is True

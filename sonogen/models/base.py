@@ -35,6 +35,7 @@ class Family(nn.Module):
 
     Config: ClassVar[type]
     ema_modules: ClassVar[tuple[str, ...]] = ()
+    float16: ClassVar[bool] = True  # False where training breaks under fp16 loss scaling
 
     def __init__(self, config: Any, data: DataConfig):
         super().__init__()

@@ -228,7 +228,11 @@ class _WGANGP(Family):
     (audio -> what the critic sees) and ``output_to_audio`` (generator output -> audio).
     """
 
-    ema_modules = ("generator",)
+    # the label embedding lives in `conditioning`, so it is averaged with the generator
+    ema_modules = ("generator", "conditioning")
+    # the gradient penalty's inner autograd.grad is not loss-scaled, so fp16 would under- or
+    # overflow it; bf16 (same range as fp32) is fine
+    float16 = False
     generator: nn.Module
     critic: nn.Module
     conditioning: Conditioning
@@ -464,6 +468,9 @@ class SpecGAN(_WGANGP):
         log_magnitude = output[:, 0] * c.clip_deviations * self.log_std + self.log_mean
         magnitude = torch.exp(log_magnitude)
         magnitude = F.pad(magnitude, (0, 0, 0, 1))  # the dropped Nyquist bin, as zeros
+        # one more frame (a copy of the last) so the frames cover `length` samples exactly with
+        # centred STFTs (length // hop + 1 frames); without it the last hop came back as zeros
+        magnitude = F.pad(magnitude, (0, 1), mode="replicate")
         audio = griffin_lim(
             magnitude,
             n_fft=c.n_fft,
