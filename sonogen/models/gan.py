@@ -56,7 +56,7 @@ class SpecGANConfig:
     n_fft: int = 256
     hop_length: int = 128
     clip_deviations: float = 3.0  # normalised log-magnitudes are clipped at this many deviations
-    griffin_lim_iters: int = 32
+    griffin_lim_iters: int = 16  # the paper's count
     label_dim: int = 32
     critic_steps: int = 5
     gradient_penalty: float = 10.0
