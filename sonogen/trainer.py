@@ -76,7 +76,7 @@ def collate(items):
 # augmentation
 
 
-def augment(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+def augment(audio: torch.Tensor) -> torch.Tensor:
     """Return a randomly augmented copy of ``audio`` [batch, samples] (torch RNG, per clip).
 
     Each of these is applied to a clip with probability 0.5: gain of -6..+3 dB, a time shift of up
@@ -184,7 +184,7 @@ class TrainingModule(L.LightningModule):
         torch.manual_seed(hash_seed(train.seed, self.step_count, self.global_rank))
         audio, labels = batch
         if train.augment:
-            audio = augment(audio, self.run_config.data.sample_rate)
+            audio = augment(audio)
         optimizers = self.optimizers()
         if not isinstance(optimizers, list):
             optimizers = [optimizers]
@@ -234,14 +234,13 @@ def hash_seed(seed: int, step: int, rank: int) -> int:
 class RunKeeper(L.Callback):
     """Stops at the step/time budget, checkpoints on a cadence, writes previews and weights."""
 
-    def __init__(self, run_dir: Path, config: RunConfig, clock_start: float, resume: bool):
+    def __init__(self, run_dir: Path, config: RunConfig, resume: bool):
         self.run_dir = run_dir
         self.config = config
         self.resume = resume
         self.in_step = False
-        self.clock_start = clock_start
-        self.last_checkpoint_time = clock_start
-        self.session_start_seconds = 0.0
+        # set when training starts (after a resumed run's checkpoint has been restored)
+        self.clock_start = self.last_checkpoint_time = self.session_start_seconds = 0.0
 
     def on_train_start(self, trainer, module):
         self.session_start_seconds = module.train_seconds
@@ -428,19 +427,16 @@ def fit(
     train = config.train
     info = open_dataset(config.data.path)
     dataset = ClipDataset(info, "train")
-    module = TrainingModule(family, config)
     checkpoint = run_dir / CHECKPOINT_NAME
     if not resume:
-        # statistics from a seeded sample of training clips (at most 2,000)
+        # statistics from a seeded sample of training clips (at most 2,000), fitted before the
+        # EMA copies are made so that they hold the statistics too
         indices = split_indices(info, "train")
         rng = np.random.default_rng(train.seed)
         sample = np.sort(rng.choice(indices, min(2000, len(indices)), replace=False))
         clips = np.asarray(read_clips(info)[sample], dtype=np.float32) / 32767.0
         family.fit_statistics(clips)
-        module.ema = nn.ModuleDict(
-            {name: copy.deepcopy(getattr(family, name)) for name in family.ema_modules}
-        )
-        module.ema.requires_grad_(False)
+    module = TrainingModule(family, config)
 
     sampler = StepBatchSampler(
         len(dataset),
@@ -456,7 +452,7 @@ def fit(
         num_workers=train.num_workers,
         persistent_workers=train.num_workers > 0,
     )
-    callbacks: list[L.Callback] = [RunKeeper(run_dir, config, time.monotonic(), resume)]
+    callbacks: list[L.Callback] = [RunKeeper(run_dir, config, resume)]
     if progress:
         callbacks.append(RichProgressBar(leave=True))
     # Lightning announces hardware and advertises services at INFO when a Trainer is built; a
