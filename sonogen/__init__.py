@@ -7,11 +7,21 @@ The Python face lives in :mod:`sonogen.api`; the names below are re-exported laz
 from sonogen.errors import SonogenError
 
 __version__ = "0.1.0"
-__all__ = ["SonogenError", "prepare", "train", "load", "generate", "make_dataset", "__version__"]
+__all__ = [
+    "SonogenError",
+    "prepare",
+    "train",
+    "load",
+    "generate",
+    "evaluate",
+    "compare",
+    "make_dataset",
+    "__version__",
+]
 
 
 def __getattr__(name: str):
-    if name in {"prepare", "train", "load", "generate", "make_dataset"}:
+    if name in {"prepare", "train", "load", "generate", "evaluate", "compare", "make_dataset"}:
         from sonogen import api
 
         return getattr(api, name)

@@ -274,6 +274,22 @@ class Model:
         index = None if label is None else self.label_indices(label, 1)[0]
         return self.family.interpolate(seed_a, seed_b, steps, label=index).cpu().numpy()
 
+    @property
+    def can_reconstruct(self) -> bool:
+        """Whether the family encodes and decodes (so reconstruction metrics apply)."""
+        return hasattr(self.family, "encode") and hasattr(self.family, "decode")
+
+    def reconstruct(self, audio: np.ndarray) -> np.ndarray:
+        """Return float32 [n, samples]: `audio` [n, samples] encoded and decoded again."""
+        import torch
+
+        if not self.can_reconstruct:
+            raise SonogenError(f"{self.model_name}: this model cannot encode and decode audio")
+        with torch.inference_mode():
+            tensor = torch.as_tensor(np.asarray(audio, np.float32), device=self.family.device)
+            rebuilt = self.family.decode(self.family.encode(tensor))[..., : tensor.shape[-1]]
+        return rebuilt.cpu().numpy().astype(np.float32)
+
     def to(self, device: str) -> Model:
         self.family.to(device)
         return self
@@ -378,3 +394,32 @@ def info(run: str | Path) -> dict[str, Any]:
         "checkpoint_bytes": checkpoint.stat().st_size if checkpoint.is_file() else 0,
         "model_config": dataclasses.asdict(model.config.model),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation
+
+
+def evaluate(target: str | Path, reference: str | Path, **options: Any):
+    """Evaluate a run dir or a folder of clips against a reference dataset dir.
+
+    Returns an ``Evaluation`` (out dir, metrics dict, report path); see
+    :func:`sonogen.evaluation.suite.evaluate` for the options (n, embedding, out, seed, ...).
+    """
+    from sonogen.evaluation.suite import evaluate as run_evaluation
+
+    return run_evaluation(target, reference, **options)
+
+
+def compare(runs: list[str | Path], reference: str | Path, out: str | Path, **options: Any):
+    """Evaluate several runs alike and write a leaderboard; returns (markdown, html, rows)."""
+    from sonogen.evaluation.suite import compare as run_comparison
+
+    return run_comparison(runs, reference, out, **options)
+
+
+def train_classifier(data: str | Path, **options: Any):
+    """Train the dataset classifier used by the Inception Score; returns its report."""
+    from sonogen.evaluation.classifier import train_classifier as run_training
+
+    return run_training(data, **options)

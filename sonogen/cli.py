@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Built-in datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+classifier_app = typer.Typer(help="The dataset classifier used by evaluate.", no_args_is_help=True)
+app.add_typer(classifier_app, name="classifier")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -241,6 +243,144 @@ def info(run: Annotated[Path, typer.Argument(help="Run dir.")]) -> None:
     console.print(
         f"size         weights {summary['weights_bytes'] / 1e6:.1f} MB, "
         f"checkpoint {summary['checkpoint_bytes'] / 1e6:.1f} MB"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation
+
+
+class _StageProgress:
+    """A Rich progress bar whose task follows the stages an evaluation reports."""
+
+    def __init__(self) -> None:
+        self.bar = _progress()
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.tasks:
+            self.bar.start()
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(stage, total=total)
+        self.bar.update(self.tasks[stage], completed=done, total=total)
+
+    def stop(self) -> None:
+        if self.tasks:  # a bar never started would print an empty line before an error
+            self.bar.stop()
+
+    def restart(self) -> None:
+        """Stop this bar and start afresh (a new run in compare)."""
+        self.stop()
+        self.bar, self.tasks = _progress(), {}
+
+
+def _print_table(rows: list[tuple[str, str, str]]) -> None:
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("metric")
+    table.add_column("generated", justify="right")
+    table.add_column("real held-out", justify="right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+EMBEDDING_HELP = "stats (default), classifier, crepe-tiny, crepe."
+
+
+@app.command()
+def evaluate(
+    target: Annotated[Path, typer.Argument(help="Run dir, or a folder of audio files.")],
+    reference: Annotated[Path, typer.Option(help="Dataset dir of the real clips.")],
+    n: Annotated[int, typer.Option("--n", "-n", help="Clips to generate (or files to use).")] = 512,
+    embedding: Annotated[str, typer.Option(help=EMBEDDING_HELP)] = "stats",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for metrics.json and report.html (default RUN/evaluation)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of generation and sampling.")] = 0,
+) -> None:
+    """Score a run or a folder of clips against real data: FAD, IS, NDB, memorization, report."""
+    from sonogen import api
+    from sonogen.evaluation.suite import headline
+
+    progress = _StageProgress()
+    try:
+        result = api.evaluate(
+            target, reference, n=n, embedding=embedding, out=out, seed=seed, progress=progress
+        )
+    finally:
+        progress.stop()
+    _print_table(headline(result.metrics))
+    console.print(f"metrics written to {result.out / 'metrics.json'}")
+    console.print(f"report written to {result.report}")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run dirs to compare.")],
+    reference: Annotated[Path, typer.Option(help="Dataset dir of the real clips.")],
+    out: Annotated[Path, typer.Option(help="Folder for the leaderboard and each run's report.")],
+    n: Annotated[int, typer.Option("--n", "-n", help="Clips generated per run.")] = 512,
+    embedding: Annotated[str, typer.Option(help=EMBEDDING_HELP)] = "stats",
+    seed: Annotated[int, typer.Option(help="Seed of generation and sampling.")] = 0,
+) -> None:
+    """Evaluate runs with the same seed, n and embedding; write a leaderboard sorted by FAD."""
+    from sonogen import api
+
+    progress = _StageProgress()
+
+    def next_run(run: Path, result) -> None:
+        progress.restart()
+        console.print(f"evaluated {run}: FAD {result.metrics['quality']['fad']['value']:.3f}")
+
+    try:
+        markdown, page, rows = api.compare(
+            runs,
+            reference,
+            out,
+            n=n,
+            embedding=embedding,
+            seed=seed,
+            progress=progress,
+            on_run=next_run,
+        )
+    finally:
+        progress.stop()
+    console.print(markdown.read_text(encoding="utf-8"), markup=False, highlight=False)
+    console.print(f"leaderboard written to {markdown} and {page}")
+
+
+@classifier_app.command("train")
+def classifier_train(
+    data: Annotated[Path, typer.Argument(help="Labelled dataset dir.")],
+    max_minutes: Annotated[float, typer.Option(help="Training time budget.")] = 5.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train the dataset classifier (Inception Score, 'classifier' embedding) and store it."""
+    from sonogen import api
+
+    progress = _progress()
+    tasks: list = []
+
+    def report(epoch: int, epochs: int, values: dict) -> None:
+        if not tasks:
+            progress.start()
+            tasks.append(progress.add_task("training classifier", total=epochs))
+        accuracy = values.get("valid_accuracy")
+        description = "training classifier" + (
+            f" (held-out accuracy {accuracy:.3f})" if accuracy is not None else ""
+        )
+        progress.update(tasks[0], completed=epoch, total=epochs, description=description)
+
+    try:
+        result = api.train_classifier(data, max_minutes=max_minutes, seed=seed, progress=report)
+    finally:
+        progress.stop()
+    console.print(
+        f"held-out accuracy {result.accuracy:.4f} on {result.valid_clips} clips after "
+        f"{result.epochs} epochs ({result.seconds:.0f} s); classifier written to {result.path}"
     )
 
 

@@ -13,7 +13,7 @@ import torch
 
 import sonogen
 from sonogen.data.dataset import open_dataset, read_clips
-from sonogen.evaluate.signal import log_spectrum_distance, spectral_flatness
+from sonogen.evaluation.signal import log_spectrum_distance, spectral_flatness
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sonogen.evaluate.signal import (
+from sonogen.evaluation.signal import (
     log_spectrum_distance,
     spectral_flatness,
     spectral_shape_distance,

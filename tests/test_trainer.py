@@ -215,9 +215,12 @@ def test_training_with_augment_runs(tmp_path, tone_dataset):
 
 
 def test_api_names_survive_submodule_imports(tmp_path, tone_dataset):
-    """`sonogen.train` stays the function after the trainer module has been imported."""
+    """`sonogen.train` and `sonogen.evaluate` stay functions after every submodule is imported."""
+    import sonogen.evaluation.suite  # noqa: F401
+
     train_tiny(tone_dataset, tmp_path / "run", steps=1)
-    assert callable(sonogen.train) and callable(sonogen.load) and callable(sonogen.prepare)
+    for name in ("train", "load", "prepare", "generate", "evaluate", "compare"):
+        assert callable(getattr(sonogen, name)), name
 
 
 def test_config_file_then_set_then_options(tmp_path, tone_dataset):

@@ -11,7 +11,7 @@ import pytest
 from sonogen.data.builtin import INSTRUMENTS, make_notes
 from sonogen.data.dataset import open_dataset, read_clips
 from sonogen.errors import SonogenError
-from sonogen.evaluate.signal import spectral_flatness
+from sonogen.evaluation.signal import spectral_flatness
 
 
 def digest(folder):

@@ -10,7 +10,7 @@ import sonogen
 from sonogen.config import DataConfig
 from sonogen.data.dataset import open_dataset, read_clips
 from sonogen.errors import SonogenError
-from sonogen.evaluate.signal import spectral_shape_distance
+from sonogen.evaluation.signal import spectral_shape_distance
 from sonogen.models.gan import (
     PhaseShuffle,
     SpecGAN,

@@ -1,0 +1,647 @@
+"""The dataset classifier: a small CNN on log-mel features of a labelled dataset dir.
+
+Its softmax gives the Inception Score of generated clips and its penultimate layer is an embedding
+(DESIGN.md, Evaluation). `train_classifier` fits it on the dataset's "train" split, measures it on
+the "valid" split and saves it next to the data, as `classifier.safetensors` (weights, with a
+checksum) and `classifier.json` (architecture, features, labels, accuracy and a fingerprint of
+the dataset files). `load_or_train_classifier` reuses that pair while the dataset is unchanged and
+trains a new one otherwise: that is what `sonogen evaluate` calls.
+
+Training sees every clip once per epoch, in an order drawn from the seed, with light augmentation
+(gain, time shift, one frequency and one time mask) applied to mel spectrograms computed once at
+the start. The learning rate warms up over the first epoch and follows a cosine to zero over the
+planned epochs; the weights of the last epoch are kept, so the valid accuracy reported was never
+used to choose them. With enough time for `max_epochs` the result depends only on the seed (on one
+machine); when `max_minutes` would run out first, the plan is shortened to the epochs that fit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sonogen.audio.features import log_mel_spectrogram, mel_spectrogram
+from sonogen.data.dataset import (
+    DatasetInfo,
+    label_indices,
+    open_dataset,
+    read_clips,
+    split_indices,
+)
+from sonogen.errors import SonogenError
+from sonogen.models.base import save_weights, weights_digest
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_NAME = "classifier.safetensors"
+CONFIG_NAME = "classifier.json"
+FORMAT_VERSION = 1
+FEATURE_BATCH_CLIPS = 256  # clips per batch when computing spectrograms or running the network
+
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+# --------------------------------------------------------------------------------------------
+# the network
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Feature and architecture settings; everything needed to rebuild the network.
+
+    Features: the log-mel spectrogram of `sonogen.audio.features.log_mel_spectrogram` with
+    `n_fft`, `hop_length`, `n_mels`, `fmin`, `fmax` (Hz) and `eps`. Network: one block per entry
+    of `channels` (3x3 convolution, BatchNorm, ReLU, 2x2 max pooling), global average pooling, a
+    linear layer of `embedding_dim` units with ReLU (the embedding), dropout, a linear layer to
+    the classes.
+    """
+
+    n_fft: int = 512
+    hop_length: int = 128
+    n_mels: int = 64
+    fmin: float = 0.0
+    fmax: float | None = None
+    eps: float = 1e-5
+    channels: tuple[int, ...] = (16, 32, 64, 128)
+    embedding_dim: int = 128
+    dropout: float = 0.3
+
+    @classmethod
+    def for_sample_rate(cls, sample_rate: int) -> ClassifierConfig:
+        """Return the default settings for audio at `sample_rate` Hz: windows of about 64 ms
+        (a power of two: 512 samples at 8 kHz, 1024 at 16 kHz), hops of a quarter window."""
+        n_fft = 2 ** max(6, round(math.log2(0.064 * sample_rate)))
+        return cls(n_fft=n_fft, hop_length=n_fft // 4)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ClassifierConfig:
+        values = dict(values)
+        values["channels"] = tuple(int(c) for c in values["channels"])
+        return cls(**values)
+
+
+class ClassifierNetwork(nn.Module):
+    """The CNN: audio [batch, samples] -> logits [batch, classes].
+
+    The log-mel input is normalised with the training set's mean and standard deviation per mel
+    bin, kept in the buffers `mel_mean` and `mel_std` ([n_mels, 1]) so they travel with the
+    weights.
+    """
+
+    def __init__(self, config: ClassifierConfig, sample_rate: int, num_classes: int):
+        super().__init__()
+        self.config = config
+        self.sample_rate = sample_rate
+        blocks: list[nn.Module] = []
+        in_channels = 1
+        for out_channels in config.channels:
+            blocks += [
+                nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(inplace=True),
+                # ceil_mode: a side of 1 stays 1, so short clips (few frames) still fit
+                nn.MaxPool2d(2, ceil_mode=True),
+            ]
+            in_channels = out_channels
+        self.blocks = nn.Sequential(*blocks)
+        self.embedding = nn.Linear(in_channels, config.embedding_dim)
+        self.dropout = nn.Dropout(config.dropout)
+        self.output = nn.Linear(config.embedding_dim, num_classes)
+        self.register_buffer("mel_mean", torch.zeros(config.n_mels, 1))
+        self.register_buffer("mel_std", torch.ones(config.n_mels, 1))
+
+    def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
+        """Return the log-mel features [batch, n_mels, frames] of audio [batch, samples]."""
+        c = self.config
+        return log_mel_spectrogram(
+            audio, self.sample_rate, c.n_fft, c.hop_length, c.n_mels, c.fmin, c.fmax, c.eps
+        )
+
+    def embed_log_mel(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """Return the embedding [batch, embedding_dim] (after ReLU) of log-mel features."""
+        normalised = (log_mel - self.mel_mean) / self.mel_std
+        hidden = self.blocks(normalised.unsqueeze(1))
+        return torch.relu(self.embedding(hidden.mean(dim=(2, 3))))
+
+    def logits_of_log_mel(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """Return the logits [batch, classes] of log-mel features [batch, n_mels, frames]."""
+        return self.output(self.dropout(self.embed_log_mel(log_mel)))
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.logits_of_log_mel(self.log_mel(audio))
+
+
+# --------------------------------------------------------------------------------------------
+# the trained classifier
+
+
+@dataclass
+class Classifier:
+    """A trained dataset classifier, in eval mode: probabilities, embeddings and predictions.
+
+    Audio goes in as float32 [n, samples] in [-1, 1] at `sample_rate`; clips of another length
+    than `clip_samples` are centre-cropped or zero-padded (at the end, as prepare pads) to it.
+    """
+
+    network: ClassifierNetwork
+    labels: list[str]
+    sample_rate: int
+    clip_samples: int
+    accuracy: float | None = None
+    weights_sha256: str = ""
+    path: Path | None = None
+    name: str = field(default="classifier", init=False)
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.network.config.embedding_dim
+
+    @property
+    def cache_key(self) -> str:
+        """A key that changes whenever the weights do (for caches of reference embeddings)."""
+        return f"classifier-{self.weights_sha256[:16]}" if self.weights_sha256 else ""
+
+    def probabilities(self, audio: np.ndarray, batch_size: int = FEATURE_BATCH_CLIPS) -> np.ndarray:
+        """Return the softmax over labels, float64 [n, len(labels)] (rows sum to 1)."""
+        logits = self._run(audio, batch_size, embed=False)
+        return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+
+    def embed(self, audio: np.ndarray, batch_size: int = FEATURE_BATCH_CLIPS) -> np.ndarray:
+        """Return the penultimate layer's activations, float64 [n, embedding_dim]."""
+        return self._run(audio, batch_size, embed=True)
+
+    def predict(self, audio: np.ndarray, batch_size: int = FEATURE_BATCH_CLIPS) -> np.ndarray:
+        """Return the most likely label index of each clip, int64 [n]."""
+        return self._run(audio, batch_size, embed=False).argmax(axis=1).astype(np.int64)
+
+    def _run(self, audio: np.ndarray, batch_size: int, embed: bool) -> np.ndarray:
+        """Return float64 logits [n, classes] (or embeddings [n, dim]) of audio, in batches."""
+        audio = np.asarray(audio)
+        if audio.ndim != 2:
+            raise SonogenError(
+                f"audio: expected clips [n, samples], got an array of shape {audio.shape}; "
+                "pass a 2-D array (one clip per row)"
+            )
+        if batch_size < 1:
+            raise SonogenError(f"batch_size: must be 1 or more, got {batch_size}")
+        audio = fit_length(audio.astype(np.float32, copy=False), self.clip_samples)
+        width = self.embedding_dim if embed else len(self.labels)
+        results = [np.zeros((0, width))]
+        with torch.inference_mode():
+            for start in range(0, len(audio), batch_size):
+                batch = torch.from_numpy(np.ascontiguousarray(audio[start : start + batch_size]))
+                log_mel = self.network.log_mel(batch)
+                if embed:
+                    out = self.network.embed_log_mel(log_mel)
+                else:
+                    out = self.network.logits_of_log_mel(log_mel)
+                results.append(out.double().numpy())
+        return np.concatenate(results)
+
+
+def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
+    """Return audio [n, samples]: longer clips centre-cropped, shorter ones end-zero-padded."""
+    length = audio.shape[1]
+    if length > samples:
+        start = (length - samples) // 2
+        return audio[:, start : start + samples]
+    if length < samples:
+        return np.pad(audio, ((0, 0), (0, samples - length)))
+    return audio
+
+
+@dataclass(frozen=True)
+class ClassifierReport:
+    """What a training made: where the weights went, held-out accuracy (overall and per label),
+    clip counts, epochs trained and wall time in seconds."""
+
+    path: Path
+    accuracy: float
+    per_class_accuracy: dict[str, float]
+    train_clips: int
+    valid_clips: int
+    epochs: int
+    seconds: float
+
+
+# --------------------------------------------------------------------------------------------
+# training
+
+
+def _open(dataset: str | Path | DatasetInfo) -> DatasetInfo:
+    return dataset if isinstance(dataset, DatasetInfo) else open_dataset(dataset)
+
+
+def _check_options(max_minutes: float, max_epochs: int, batch_size: int, learning_rate: float):
+    if not (isinstance(max_minutes, (int, float)) and 0 < max_minutes < math.inf):
+        raise SonogenError(f"--max-minutes {max_minutes}: must be a positive number")
+    if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
+        raise SonogenError(f"--max-epochs {max_epochs}: must be a whole number, 1 or more")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
+        raise SonogenError(f"--batch-size {batch_size}: must be a whole number, 2 or more")
+    if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < math.inf):
+        raise SonogenError(f"--learning-rate {learning_rate}: must be a positive number")
+
+
+def _labelled_split(info: DatasetInfo, split: str, labels: np.ndarray) -> np.ndarray:
+    indices = split_indices(info, split)
+    return indices[labels[indices] >= 0]
+
+
+def train_classifier(
+    dataset: str | Path | DatasetInfo,
+    *,
+    max_minutes: float = 5.0,
+    max_epochs: int = 30,
+    batch_size: int = 64,
+    learning_rate: float = 3e-3,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> ClassifierReport:
+    """Train the classifier of a labelled dataset dir, save it there and return a report.
+
+    Trains on the "train" split for up to `max_epochs` epochs of batches of `batch_size` clips
+    (fewer for a dataset of under 8 batches: an eighth of its train clips), within
+    `max_minutes` of wall time (spectrograms included), and measures accuracy on the "valid"
+    split. Clips without a label are left out. `progress(epoch, epochs, metrics)` is called after
+    every epoch with loss, train_accuracy and valid_accuracy. Writes `classifier.safetensors`
+    and `classifier.json` into the dataset dir, replacing any there.
+    """
+    info = _open(dataset)
+    started = time.perf_counter()
+    _check_options(max_minutes, max_epochs, batch_size, learning_rate)
+    budget_seconds = max_minutes * 60
+    if not info.labels:
+        raise SonogenError(
+            f"{info.path}: the dataset has no labels, so no classifier can be trained on it; "
+            "prepare it again with labels (`sonogen prepare SRC OUT --labels folder`, one "
+            "sub-folder per label, or --labels csv:PATH)"
+        )
+    if len(info.labels) < 2:
+        raise SonogenError(
+            f"{info.path}: the dataset has one label ({info.labels[0]!r}); a classifier needs at "
+            "least two; prepare it again from a source with two or more labels"
+        )
+    labels = label_indices(info)
+    train_indices = _labelled_split(info, "train", labels)
+    valid_indices = _labelled_split(info, "valid", labels)
+    if len(valid_indices) == 0:
+        raise SonogenError(
+            f"{info.path}: the 'valid' split has no labelled clips, so the classifier's accuracy "
+            "cannot be measured; prepare it again with a split (`--split 0.1`, or `--split fsdd` "
+            "for the Free Spoken Digit Dataset)"
+        )
+    if len(train_indices) < 2:
+        raise SonogenError(
+            f"{info.path}: the 'train' split has {len(train_indices)} labelled clips; a "
+            "classifier needs more; prepare it again with more labelled audio or a smaller --split"
+        )
+    missing = sorted(set(range(len(info.labels))) - set(labels[train_indices].tolist()))
+    if missing:
+        log.warning(
+            "%s: no train clips for labels %s; the classifier will never predict them",
+            info.path,
+            ", ".join(info.labels[i] for i in missing),
+        )
+
+    # taken before reading, so a dataset prepared again meanwhile makes this classifier stale
+    fingerprint = dataset_fingerprint(info)
+    config = ClassifierConfig.for_sample_rate(info.sample_rate)
+    audio = read_clips(info)
+    train_power = _mel_power(audio, train_indices, info.sample_rate, config)
+    valid_power = _mel_power(audio, valid_indices, info.sample_rate, config)
+    train_labels = torch.from_numpy(labels[train_indices])
+    valid_labels = labels[valid_indices]
+    log.info(
+        "%s: classifier features for %d train and %d valid clips in %.1f s",
+        info.path,
+        len(train_indices),
+        len(valid_indices),
+        time.perf_counter() - started,
+    )
+
+    # initial weights and dropout follow the seed; the caller's RNG state is left as it was
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = ClassifierNetwork(config, info.sample_rate, len(info.labels))
+        train_log_mel = torch.log(train_power + config.eps)
+        network.mel_mean.copy_(train_log_mel.mean(dim=(0, 2)).unsqueeze(1))
+        # a bin that never changes (e.g. above a low-pass) would divide by zero
+        network.mel_std.copy_(train_log_mel.std(dim=(0, 2)).clamp_min(1e-2).unsqueeze(1))
+        del train_log_mel
+        generator = torch.Generator().manual_seed(seed)
+        optimizer = torch.optim.AdamW(network.parameters(), lr=learning_rate, weight_decay=1e-2)
+        # a small dataset gets smaller batches, so that each epoch still takes several steps
+        batch_size = max(2, min(batch_size, len(train_indices) // 8))
+        steps_per_epoch = len(train_indices) // batch_size
+        planned_epochs = max_epochs
+        epoch_seconds: list[float] = []
+        metrics: dict[str, float] = {}
+        epoch = 0
+        while epoch < planned_epochs:
+            epoch_start = time.perf_counter()
+            network.train()
+            order = torch.randperm(len(train_indices), generator=generator)
+            # whole batches only: BatchNorm needs 2+ clips, and equal batches keep steps alike
+            batches = order[: steps_per_epoch * batch_size].view(steps_per_epoch, -1)
+            total_loss = total_hits = seen = 0.0
+            for step, batch in enumerate(batches):
+                epochs_done = epoch + step / steps_per_epoch
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate * _schedule(epochs_done, planned_epochs)
+                features = _augment(train_power[batch], network, generator)
+                logits = network.logits_of_log_mel(features)
+                loss = nn.functional.cross_entropy(logits, train_labels[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total_loss += loss.item() * len(batch)
+                total_hits += float((logits.argmax(dim=1) == train_labels[batch]).sum())
+                seen += len(batch)
+            epoch += 1
+            network.eval()
+            valid_predictions = _predict_log_mel(network, valid_power, config.eps)
+            valid_accuracy = float(np.mean(valid_predictions == valid_labels))
+            metrics = {
+                "loss": total_loss / seen,
+                "train_accuracy": total_hits / seen,
+                "valid_accuracy": valid_accuracy,
+            }
+            epoch_seconds.append(time.perf_counter() - epoch_start)
+            log.info(
+                "classifier epoch %d/%d: loss %.4f, train accuracy %.3f, valid accuracy %.3f",
+                epoch,
+                planned_epochs,
+                metrics["loss"],
+                metrics["train_accuracy"],
+                valid_accuracy,
+            )
+            # shorten the plan (never lengthen it) to the epochs the time left allows, so the
+            # cosine still ends at zero; the last few epochs' mean time is the estimate (a shared
+            # machine's load comes and goes)
+            left = budget_seconds - (time.perf_counter() - started)
+            fits = epoch + int(left // np.mean(epoch_seconds[-3:]))
+            if fits < planned_epochs:
+                log.info(
+                    "classifier: --max-minutes %g leaves time for %d of %d epochs",
+                    max_minutes,
+                    max(fits, epoch),
+                    planned_epochs,
+                )
+                planned_epochs = max(fits, epoch)
+            if progress is not None:
+                progress(epoch, planned_epochs, dict(metrics))
+
+    network.eval().requires_grad_(False)
+    per_class = {
+        name: float(np.mean(valid_predictions[valid_labels == i] == i))
+        for i, name in enumerate(info.labels)
+        if np.any(valid_labels == i)
+    }
+    seconds = time.perf_counter() - started
+    state = {key: value.detach().clone() for key, value in network.state_dict().items()}
+    digest = weights_digest(state)
+    weights_path = info.path / WEIGHTS_NAME
+    content = {
+        "format_version": FORMAT_VERSION,
+        "config": asdict(config),
+        "labels": list(info.labels),
+        "sample_rate": info.sample_rate,
+        "clip_samples": info.clip_samples,
+        "accuracy": valid_accuracy,
+        "per_class_accuracy": per_class,
+        "train_clips": len(train_indices),
+        "valid_clips": len(valid_indices),
+        "epochs": epoch,
+        "seconds": round(seconds, 3),
+        "seed": seed,
+        "weights_sha256": digest,
+        "dataset": fingerprint,
+    }
+    _save(info, state, content)
+    log.info(
+        "%s: classifier valid accuracy %.3f after %d epochs (%.0f s)",
+        weights_path,
+        valid_accuracy,
+        epoch,
+        seconds,
+    )
+    return ClassifierReport(
+        path=weights_path,
+        accuracy=valid_accuracy,
+        per_class_accuracy=per_class,
+        train_clips=len(train_indices),
+        valid_clips=len(valid_indices),
+        epochs=epoch,
+        seconds=seconds,
+    )
+
+
+def load_or_train_classifier(dataset: str | Path | DatasetInfo, **train_options: Any) -> Classifier:
+    """Return the dataset's saved classifier, or train one (with `train_options`) if it has none
+    or the dataset changed since it was trained."""
+    info = _open(dataset)
+    classifier = load_classifier(info)
+    if classifier is not None:
+        return classifier
+    log.info("%s: training the dataset classifier (no up-to-date one saved)", info.path)
+    train_classifier(info, **train_options)
+    classifier = load_classifier(info)  # read back: what evaluate uses is what was saved
+    if classifier is None:
+        raise SonogenError(
+            f"{info.path}: the dataset changed while its classifier was trained; run again once "
+            "nothing is writing to it"
+        )
+    return classifier
+
+
+def _schedule(epochs_done: float, planned_epochs: int) -> float:
+    """Return the learning-rate factor after `epochs_done` (fractional) of `planned_epochs`:
+    linear warm-up over the first epoch, then a cosine from 1 to 0 at the plan's end."""
+    if epochs_done < 1.0:
+        return (epochs_done + 0.05) / 1.05
+    if planned_epochs <= 1:
+        return 1.0
+    fraction = min(1.0, (epochs_done - 1.0) / (planned_epochs - 1.0))
+    return 0.5 * (1.0 + math.cos(math.pi * fraction))
+
+
+def _mel_power(
+    audio: np.ndarray, indices: np.ndarray, sample_rate: int, config: ClassifierConfig
+) -> torch.Tensor:
+    """Return the power mel spectrograms float32 [len(indices), n_mels, frames] of some clips."""
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(indices), FEATURE_BATCH_CLIPS):
+            rows = indices[start : start + FEATURE_BATCH_CLIPS]
+            clips = np.asarray(audio[rows], dtype=np.float32) / np.float32(32767.0)
+            parts.append(
+                mel_spectrogram(
+                    torch.from_numpy(clips),
+                    sample_rate,
+                    config.n_fft,
+                    config.hop_length,
+                    config.n_mels,
+                    config.fmin,
+                    config.fmax,
+                    power=2.0,
+                )
+            )
+    return torch.cat(parts)
+
+
+def _augment(
+    power: torch.Tensor, network: ClassifierNetwork, generator: torch.Generator
+) -> torch.Tensor:
+    """Return augmented log-mel features [batch, n_mels, frames] from mel power spectrograms.
+
+    Per clip: a gain of -6 to +6 dB; a shift in time by up to an eighth of the frames (silence
+    comes in at the edge); one band of up to n_mels/8 bins and one span of up to frames/8 frames
+    set to the training mean (SpecAugment).
+    """
+    batch, bins, frames = power.shape
+    gain_db = torch.rand(batch, 1, 1, generator=generator) * 12.0 - 6.0
+    power = power * 10.0 ** (gain_db / 10.0)
+    max_shift = frames // 8
+    if max_shift > 0:
+        shift = torch.randint(-max_shift, max_shift + 1, (batch, 1), generator=generator)
+        source = torch.arange(frames).unsqueeze(0) - shift
+        inside = ((source >= 0) & (source < frames)).unsqueeze(1)
+        index = source.clamp(0, frames - 1).unsqueeze(1).expand(batch, bins, frames)
+        power = power.gather(2, index) * inside
+    log_mel = torch.log(power + network.config.eps)
+    masked = torch.zeros(batch, bins, frames, dtype=torch.bool)
+    for size, dim in ((bins, 1), (frames, 2)):
+        width = torch.randint(0, size // 8 + 1, (batch, 1), generator=generator)
+        start = (torch.rand(batch, 1, generator=generator) * (size - width + 1)).long()
+        position = torch.arange(size).unsqueeze(0)
+        band = (position >= start) & (position < start + width)
+        masked |= band.unsqueeze(3 - dim)
+    return torch.where(masked, network.mel_mean.expand(bins, frames), log_mel)
+
+
+def _predict_log_mel(network: ClassifierNetwork, power: torch.Tensor, eps: float) -> np.ndarray:
+    """Return predicted label indices [n] for mel power spectrograms (network in eval mode)."""
+    predictions = []
+    with torch.inference_mode():
+        for start in range(0, len(power), FEATURE_BATCH_CLIPS):
+            log_mel = torch.log(power[start : start + FEATURE_BATCH_CLIPS] + eps)
+            predictions.append(network.logits_of_log_mel(log_mel).argmax(dim=1).numpy())
+    return np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# saving and loading
+
+
+def dataset_fingerprint(info: DatasetInfo) -> dict[str, Any]:
+    """Return what identifies a dataset's contents: clip count, rate, length, labels and the byte
+    size and modification time (ns) of audio.npy and items.csv, which a new prepare rewrites."""
+    fingerprint: dict[str, Any] = {
+        "count": info.count,
+        "sample_rate": info.sample_rate,
+        "clip_samples": info.clip_samples,
+        "labels": list(info.labels or []),
+    }
+    for name in ("audio.npy", "items.csv"):
+        stat = (info.path / name).stat()
+        fingerprint[name] = [stat.st_size, stat.st_mtime_ns]
+    return fingerprint
+
+
+def _save(info: DatasetInfo, state: dict[str, torch.Tensor], content: dict[str, Any]) -> None:
+    """Write the weights, then the JSON that points at them (each atomically)."""
+    weights_path = info.path / WEIGHTS_NAME
+    config_path = info.path / CONFIG_NAME
+    metadata = {
+        "format": "sonogen-classifier",
+        "format_version": FORMAT_VERSION,
+        "accuracy": content["accuracy"],
+        "epochs": content["epochs"],
+    }
+    temp = config_path.with_name(f".{CONFIG_NAME}.tmp-{os.getpid()}")
+    try:
+        save_weights(weights_path, state, metadata)
+        temp.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+        os.replace(temp, config_path)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise SonogenError(
+            f"{info.path}: cannot save the classifier there ({error.strerror or error}); make "
+            "the dataset folder writable, or copy the dataset somewhere writable"
+        ) from None
+
+
+def load_classifier(dataset: str | Path | DatasetInfo) -> Classifier | None:
+    """Return the classifier saved in a dataset dir, or None if there is none or the dataset
+    changed since it was trained. Raises SonogenError if its files are damaged."""
+    from safetensors import SafetensorError, safe_open
+
+    info = _open(dataset)
+    weights_path = info.path / WEIGHTS_NAME
+    config_path = info.path / CONFIG_NAME
+    if not config_path.is_file() or not weights_path.is_file():
+        return None
+    retrain = (
+        f"delete {config_path.name} and {weights_path.name} and train it again with "
+        f"`sonogen classifier train {info.path}`"
+    )
+    try:
+        content = json.loads(config_path.read_text(encoding="utf-8"))
+        if content.get("format_version") != FORMAT_VERSION:
+            log.info("%s: from another sonogen version; the classifier is retrained", config_path)
+            return None
+        if content.get("dataset") != dataset_fingerprint(info):
+            log.info("%s: the dataset changed since the classifier was trained", config_path)
+            return None
+        config = ClassifierConfig.from_dict(content["config"])
+        labels = [str(label) for label in content["labels"]]
+        expected_digest = str(content["weights_sha256"])
+        accuracy = content.get("accuracy")
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise SonogenError(f"{config_path}: unreadable ({error!r}); {retrain}") from None
+    try:
+        with safe_open(str(weights_path), framework="pt", device="cpu") as handle:
+            metadata = dict(handle.metadata() or {})
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise SonogenError(
+            f"{weights_path}: not a readable safetensors file ({error}); the file is damaged; "
+            f"{retrain}"
+        ) from None
+    digest = weights_digest(state)
+    if metadata.get("sha256") != digest or expected_digest != digest:
+        raise SonogenError(
+            f"{weights_path}: the weights do not match the checksum stored with them (the file "
+            f"was damaged, edited or replaced); {retrain}"
+        )
+    network = ClassifierNetwork(config, info.sample_rate, len(labels))
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise SonogenError(
+            f"{weights_path}: weights do not fit the network in {config_path.name} ({first}); "
+            f"{retrain}"
+        ) from None
+    network.eval().requires_grad_(False)
+    return Classifier(
+        network=network,
+        labels=labels,
+        sample_rate=info.sample_rate,
+        clip_samples=info.clip_samples,
+        accuracy=None if accuracy is None else float(accuracy),
+        weights_sha256=digest,
+        path=weights_path,
+    )

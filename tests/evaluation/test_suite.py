@@ -1,0 +1,295 @@
+"""The evaluation suite end to end: metrics.json, report.html, folders of clips, compare, CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import sonogen
+from sonogen.errors import SonogenError
+from tests.conftest import QUIET, TINY, make_tone_dataset
+
+RATE = 8000
+SAMPLES = 1024
+
+
+def varied_tones(count: int, low_hz: float, high_hz: float, seed: int) -> np.ndarray:
+    """Return float32 [count, SAMPLES]: tones of random pitch, timbre and decay, with a faint
+    noise floor, so that no two clips (and no held-out clip and training clip) are alike."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(SAMPLES) / RATE
+    clips = []
+    for _ in range(count):
+        frequency = rng.uniform(low_hz, high_hz)
+        weights = rng.uniform(0.1, 1.0, 4)
+        wave = sum(w * np.sin(2 * np.pi * frequency * (k + 1) * t) for k, w in enumerate(weights))
+        wave *= np.exp(-t * rng.uniform(2, 30)) * rng.uniform(0.3, 0.8) / weights.sum()
+        clips.append(wave + rng.normal(0, 1e-3, SAMPLES))
+    return np.asarray(clips, dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """A labelled dataset of 64 varied tones, 'low' and 'high', every 8th clip held out."""
+    from sonogen.data.prepare import write_dataset
+
+    clips = np.concatenate([varied_tones(32, 150, 400, 1), varied_tones(32, 900, 1800, 2)])
+    labels = ["low"] * 32 + ["high"] * 32
+    items = [
+        {
+            "index": i,
+            "file": f"tone_{i}.wav",
+            "offset_seconds": 0.0,
+            "label": labels[i],
+            "split": "valid" if i % 8 == 7 else "train",
+        }
+        for i in range(64)
+    ]
+    out = tmp_path_factory.mktemp("data") / "tones"
+    write_dataset(
+        out,
+        clips,
+        items,
+        sample_rate=RATE,
+        clip_samples=SAMPLES,
+        labels=["low", "high"],
+        source="varied test tones",
+        skipped=[],
+        options={},
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(reference, tmp_path_factory) -> list[Path]:
+    """Two tiny SpecGAN runs on the reference: 2 and 30 steps."""
+    root = tmp_path_factory.mktemp("runs")
+    made = []
+    for steps in (2, 30):
+        made.append(
+            sonogen.train(
+                reference,
+                "specgan",
+                root / f"specgan_{steps}",
+                overrides=TINY["specgan"] + QUIET,
+                max_steps=steps,
+                batch_size=8,
+                progress=False,
+            )
+        )
+    return made
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in {"src", "href"} and value:
+                self.links.append(value)
+
+
+def page_links(page: Path) -> _Links:
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+def assert_page_complete(page: Path) -> _Links:
+    """Every file the page refers to exists beside it, and nothing comes from the network."""
+    links = page_links(page)
+    assert links.links
+    for link in links.links:
+        assert "://" not in link and not link.startswith("//"), link
+        assert (page.parent / link).is_file(), f"{page} refers to missing {link}"
+    return links
+
+
+def write_folder(folder: Path, clips: np.ndarray, rate: int, channels: int = 1) -> Path:
+    folder.mkdir(parents=True)
+    for i, clip in enumerate(clips):
+        data = np.stack([clip] * channels, axis=1) if channels > 1 else clip
+        sf.write(folder / f"clip_{i:03d}.wav", data, rate, subtype="FLOAT")
+    return folder
+
+
+def dataset_clips(path: Path, split: str) -> np.ndarray:
+    from sonogen.data.dataset import open_dataset, read_clips, split_indices
+
+    info = open_dataset(path)
+    return np.asarray(read_clips(info)[split_indices(info, split)], np.float32) / 32767.0
+
+
+def test_evaluate_run_writes_every_metric_and_a_complete_report(runs, reference, tmp_path):
+    result = sonogen.evaluate(runs[1], reference, n=40, out=tmp_path / "eval", seed=3)
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert saved["n"] == 40 and saved["seed"] == 3
+    assert saved["target"]["model"] == "specgan" and saved["target"]["steps"] == 30
+    quality = saved["quality"]
+    assert quality["fad"]["value"] >= 0 and quality["fad"]["n_generated"] == 40
+    assert quality["fad"]["n_reference"] == 56  # the train split: 7 of every 8 clips
+    assert 1.0 <= quality["inception_score"]["mean"] <= 2.0 + 1e-6  # two classes
+    assert 0.0 <= quality["label_accuracy"]["value"] <= 1.0
+    assert 0.0 <= saved["diversity"]["ndb"]["ndb_over_k"] <= 1.0
+    assert saved["diversity"]["pairwise"]["ratio"] > 0
+    assert len(saved["memorization"]["similarity"]) == 40
+    assert saved["signal"]["n"] == 40
+    assert saved["generation"]["real_time_factor"] > 0
+    # the held-out real clips, scored alike, are the level a perfect model reaches
+    heldout = saved["heldout_real"]
+    assert heldout["n"] == 8
+    assert heldout["inception_score"]["mean"] > 1.5  # the classifier tells the real tones apart
+    assert saved["reconstruction"] is None  # a GAN does not encode
+    assert result.metrics["quality"]["fad"]["value"] == pytest.approx(quality["fad"]["value"])
+
+    links = assert_page_complete(result.report)
+    assert links.tags.count("audio") >= 12 + 8 + 2  # generated, reference, one nearest pair
+    assert "images/training_curves.png" in links.links
+    text = result.report.read_text(encoding="utf-8")
+    for name in ("FAD", "Inception Score", "NDB/K", "memorized share", "Nearest training clips"):
+        assert name in text
+
+
+def test_the_same_seed_gives_the_same_numbers(runs, reference, tmp_path):
+    first = sonogen.evaluate(runs[1], reference, n=24, out=tmp_path / "a", report=False)
+    again = sonogen.evaluate(runs[1], reference, n=24, out=tmp_path / "b", report=False)
+    assert first.metrics["quality"]["fad"] == again.metrics["quality"]["fad"]
+    assert first.metrics["diversity"] == again.metrics["diversity"]
+
+
+def test_a_folder_of_copies_is_flagged_and_scores_like_real_data(reference, tmp_path):
+    train = dataset_clips(reference, "train")
+    # copies of training clips at another rate and in stereo: resampled and mixed on the way in
+    import soxr
+
+    mixed = np.stack([train[:12], train[28:40]], axis=1).reshape(24, SAMPLES)  # low, high, ...
+    upsampled = np.stack([soxr.resample(clip, RATE, 16000) for clip in mixed])
+    copies = write_folder(tmp_path / "copies", upsampled, 16000, channels=2)
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, (24, SAMPLES)).astype(np.float32)
+    noisy = write_folder(tmp_path / "noise", noise, RATE)
+    (copies / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt nonsense")
+
+    copied = sonogen.evaluate(copies, reference, n=100, out=tmp_path / "e1", report=False)
+    noise_result = sonogen.evaluate(noisy, reference, n=100, out=tmp_path / "e2", report=False)
+    assert copied.metrics["n"] == 24
+    assert [row["file"] for row in copied.metrics["target"]["skipped"]] == ["broken.wav"]
+    assert copied.metrics["memorization"]["flagged_share"] >= 0.9
+    assert noise_result.metrics["memorization"]["flagged_share"] == 0.0
+    fad_copies = copied.metrics["quality"]["fad"]["value"]
+    fad_noise = noise_result.metrics["quality"]["fad"]["value"]
+    assert fad_noise > 5 * fad_copies  # 24 clips in 176 dims: both carry a large small-n bias
+    assert copied.metrics["quality"]["inception_score"]["mean"] > 1.5
+    # the user's folder is only read
+    assert sorted(p.name for p in copies.iterdir())[-1] == "clip_023.wav"
+
+
+def test_evaluate_errors_name_the_problem(runs, reference, tmp_path):
+    with pytest.raises(SonogenError, match="nothing-here"):
+        sonogen.evaluate(tmp_path / "nothing-here", reference)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SonogenError, match="no audio files"):
+        sonogen.evaluate(empty, reference)
+    with pytest.raises(SonogenError, match="unknown embedding|choose one of"):
+        sonogen.evaluate(runs[0], reference, n=8, embedding="vggish9", out=tmp_path / "x")
+    other = make_tone_dataset(tmp_path / "other", count=16, sample_rate=16000)
+    with pytest.raises(SonogenError, match="16000 Hz"):
+        sonogen.evaluate(runs[0], other, n=8, out=tmp_path / "y")
+
+
+def test_compare_writes_a_leaderboard_sorted_by_fad(runs, reference, tmp_path):
+    markdown, page, rows = sonogen.compare(runs, reference, tmp_path / "board", n=24)
+    fads = [row["fad"] for row in rows]
+    assert fads == sorted(fads) and len(rows) == 2
+    assert {row["steps"] for row in rows} == {2, 30}
+    table = markdown.read_text(encoding="utf-8")
+    assert table.count("| specgan_") == 2 and "FAD" in table and "IS" in table
+    assert_page_complete(page)
+    for row in rows:
+        assert (tmp_path / "board" / row["run"] / "metrics.json").is_file()
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.mark.skipif(
+    chromium() is None,
+    reason="no Chromium installed (apt-get install chromium); .ci/run installs it",
+)
+def test_report_renders_in_headless_chromium(runs, reference, tmp_path):
+    result = sonogen.evaluate(runs[1], reference, n=16, out=tmp_path / "eval")
+    shot = tmp_path / "shot.png"
+    command = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1200,1600",
+        f"--screenshot={shot}",
+        result.report.resolve().as_uri(),
+    ]
+    subprocess.run(command, capture_output=True, timeout=120, check=False)
+    assert shot.is_file(), "chromium wrote no screenshot"
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
+    # a page with a table, players and spectrograms is far from one flat colour
+    assert pixels[..., :3].std() > 0.05
+    assert len(np.unique(pixels[..., :3].reshape(-1, 3).round(2), axis=0)) > 50
+
+
+def test_cli_evaluate_prints_a_table_and_where_the_files_went(runs, reference, tmp_path):
+    out = tmp_path / "cli-eval"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sonogen.cli",
+            "evaluate",
+            str(runs[0]),
+            "--reference",
+            str(reference),
+            "-n",
+            "16",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "FAD" in result.stdout and "NDB/K" in result.stdout
+    assert f"report written to {out / 'report.html'}" in result.stdout.replace("\n", "")
+    missing = subprocess.run(
+        [sys.executable, "-m", "sonogen.cli", "evaluate", str(runs[0]), "--reference", "nowhere"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ")
+    assert "nowhere" in missing.stderr and "Traceback" not in missing.stderr
