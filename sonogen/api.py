@@ -6,6 +6,7 @@ Every CLI command is a thin call into one of these.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -246,6 +247,31 @@ class Model:
                 indices.append(int(value))
         return indices * n if len(indices) == 1 else indices
 
+    @property
+    def any_length(self) -> bool:
+        """Whether the family generates audio of any length (``seconds=``), not fixed clips."""
+        import inspect
+
+        return "samples" in inspect.signature(self.family.generate).parameters
+
+    @property
+    def can_continue(self) -> bool:
+        """Whether the family continues a prompt (``continue_audio``)."""
+        return hasattr(self.family, "continue_audio")
+
+    def _samples(self, seconds: float | None) -> dict[str, int]:
+        if seconds is None:
+            return {}
+        if not self.any_length:
+            clip = self.config.data.clip_samples / self.sample_rate
+            raise SonogenError(
+                f"--seconds {seconds}: {self.model_name} makes clips of a fixed {clip:.3g} s; "
+                "leave --seconds out"
+            )
+        if not seconds > 0:
+            raise SonogenError(f"--seconds {seconds}: must be more than 0")
+        return {"samples": max(1, round(seconds * self.sample_rate))}
+
     def generate(
         self,
         n: int,
@@ -253,9 +279,13 @@ class Model:
         seed: int | None = None,
         labels: Any = None,
         temperature: float = 1.0,
+        seconds: float | None = None,
         **options: Any,
     ) -> np.ndarray:
-        """Return n new clips, float32 [n, samples] in [-1, 1]; a seed repeats its audio."""
+        """Return n new clips, float32 [n, samples] in [-1, 1]; a seed repeats its audio.
+
+        ``seconds`` sets the length for families that generate any length (autoregressive).
+        """
         import torch
 
         if n < 1:
@@ -263,9 +293,49 @@ class Model:
         indices = self.label_indices(labels, n)
         tensor = None if indices is None else torch.tensor(indices)
         audio = self.family.generate(
-            n, seed=seed, labels=tensor, temperature=temperature, **options
+            n,
+            seed=seed,
+            labels=tensor,
+            temperature=temperature,
+            **(self._samples(seconds) | options),
         )
         return audio.detach().cpu().numpy().astype(np.float32)
+
+    def continue_audio(
+        self,
+        prompt: np.ndarray,
+        seconds: float,
+        *,
+        n: int = 1,
+        seed: int | None = None,
+        labels: Any = None,
+        temperature: float = 1.0,
+    ) -> np.ndarray:
+        """Return float32 [n, prompt + new samples]: the prompt followed by its continuation.
+
+        ``prompt``: float [samples] (or [1 or n, samples]) in [-1, 1] at ``m.sample_rate``. The
+        model reads the whole prompt first, so the continuation follows on from its last sample.
+        """
+        import torch
+
+        if not self.can_continue:
+            raise SonogenError(f"--prompt: {self.model_name} cannot continue audio")
+        prompt = np.asarray(prompt, dtype=np.float32)
+        if prompt.ndim == 1:
+            prompt = prompt[None]
+        if prompt.ndim != 2 or prompt.shape[0] not in (1, n) or prompt.shape[1] == 0:
+            raise SonogenError(f"prompt: expected audio [samples], got shape {prompt.shape}")
+        prompt = np.repeat(prompt, n // prompt.shape[0], axis=0)  # a new, writable array
+        indices = self.label_indices(labels, n)
+        continuation = self.family.continue_audio(
+            torch.from_numpy(prompt).to(self.family.device),
+            self._samples(seconds)["samples"],
+            seed=seed,
+            temperature=temperature,
+            labels=None if indices is None else torch.tensor(indices),
+        )
+        joined = np.concatenate([prompt, continuation.detach().cpu().numpy()], axis=1)
+        return joined.astype(np.float32)
 
     def interpolate(self, seed_a: int, seed_b: int, steps: int, label: Any = None) -> np.ndarray:
         """Return float32 [steps, samples]: a path through latent space between two seeds."""
@@ -353,18 +423,38 @@ def generate(
     label: str | None = None,
     temperature: float = 1.0,
     truncation: float | None = None,
+    seconds: float | None = None,
+    prompt: str | Path | None = None,
 ) -> tuple[list[Path], int]:
-    """Generate n clips from a run into ``out`` as 16-bit WAVs; return (paths, seed used)."""
-    from sonogen.audio.io import write_wav
+    """Generate n clips from a run into ``out`` as 16-bit WAVs; return (paths, seed used).
+
+    With ``prompt`` (an audio file of any rate and channel count) each file holds the prompt
+    followed by ``seconds`` of continuation (default: one training clip's length).
+    """
+    from sonogen.audio.io import read_audio, write_wav
 
     model = load(run)
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
     options = {} if truncation is None else {"truncation": truncation}
-    audio = model.generate(n, seed=seed, labels=label, temperature=temperature, **options)
+    if prompt is not None:
+        if not model.can_continue:
+            raise SonogenError(f"--prompt: {model.model_name} cannot continue audio")
+        if truncation is not None:
+            raise SonogenError("--truncation: not used with --prompt")
+        prompt_audio, _ = read_audio(prompt, sample_rate=model.sample_rate)
+        if seconds is None:
+            seconds = model.config.data.clip_samples / model.sample_rate
+        audio = model.continue_audio(
+            prompt_audio, seconds, n=n, seed=seed, labels=label, temperature=temperature
+        )
+    else:
+        audio = model.generate(
+            n, seed=seed, labels=label, temperature=temperature, seconds=seconds, **options
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    prefix = f"{label}_" if label else ""
+    prefix = (f"{label}_" if label else "") + (f"{Path(prompt).stem}_" if prompt else "")
     paths = []
     for i, clip in enumerate(audio):
         path = out / f"{prefix}seed{seed}_{i:04d}.wav"
@@ -388,6 +478,7 @@ def info(run: str | Path) -> dict[str, Any]:
         "clip_samples": model.config.data.clip_samples,
         "labels": model.labels,
         "steps": int(model.metadata.get("step", 0)),
+        "validation": json.loads(model.metadata.get("validation") or "{}"),
         "train_seconds": float(model.metadata.get("train_seconds", 0.0)),
         "parameters": parameters,
         "weights_bytes": size,

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from sonogen.errors import SonogenError
+from sonogen.models.registry import FAMILIES
 
 app = typer.Typer(
     help="Learn from a folder of sounds and make new ones.",
@@ -25,6 +26,7 @@ classifier_app = typer.Typer(help="The dataset classifier used by evaluate.", no
 app.add_typer(classifier_app, name="classifier")
 
 console = Console()
+MODEL_NAMES = ", ".join(FAMILIES)
 err_console = Console(stderr=True)
 
 
@@ -140,7 +142,7 @@ def train(
     data: Annotated[
         Path | None, typer.Argument(help="Dataset dir (not needed with --resume).")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Model family: wavegan, specgan.")] = None,
+    model: Annotated[str | None, typer.Option(help=f"Model family: {MODEL_NAMES}.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run dir to write.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes.")] = None,
@@ -207,18 +209,37 @@ def generate(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Same seed, same audio.")] = None,
     label: Annotated[str | None, typer.Option(help="Class to generate (labelled data).")] = None,
-    temperature: Annotated[float, typer.Option(help="Scale of the latent noise.")] = 1.0,
+    temperature: Annotated[
+        float, typer.Option(help="Sampling temperature / scale of the latent noise.")
+    ] = 1.0,
     truncation: Annotated[
         float | None, typer.Option(help="Truncate latents at +-T (GANs).")
+    ] = None,
+    seconds: Annotated[
+        float | None,
+        typer.Option(help="Length of each clip (autoregressive models; default: a training clip)."),
+    ] = None,
+    prompt: Annotated[
+        Path | None,
+        typer.Option(help="Audio file to continue (any rate/channels); writes prompt + new audio."),
     ] = None,
 ) -> None:
     """Generate new clips from a trained run as 16-bit WAVs."""
     from sonogen import api
 
     out = out or (run / "generated")
-    paths, used_seed = api.generate(
-        run, n, out, seed=seed, label=label, temperature=temperature, truncation=truncation
-    )
+    with console.status(f"generating {n} clip{'s' if n != 1 else ''}"):
+        paths, used_seed = api.generate(
+            run,
+            n,
+            out,
+            seed=seed,
+            label=label,
+            temperature=temperature,
+            truncation=truncation,
+            seconds=seconds,
+            prompt=prompt,
+        )
     console.print(f"{len(paths)} clips (seed {used_seed}) written to {out}")
 
 
@@ -240,6 +261,17 @@ def info(run: Annotated[Path, typer.Argument(help="Run dir.")]) -> None:
     console.print(
         f"trained      {summary['steps']} steps in {summary['train_seconds'] / 60:.1f} min"
     )
+    validation = summary["validation"]
+    if validation:
+        scores = ", ".join(
+            f"{key.removeprefix('valid_')} {value:.4g}"
+            for key, value in validation.items()
+            if key.startswith("valid_")
+        )
+        console.print(
+            f"held-out     {scores} (on {validation['clips']} valid clips at step "
+            f"{validation['step']})"
+        )
     console.print(
         f"size         weights {summary['weights_bytes'] / 1e6:.1f} MB, "
         f"checkpoint {summary['checkpoint_bytes'] / 1e6:.1f} MB"

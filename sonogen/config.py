@@ -36,6 +36,8 @@ class TrainConfig:
     preview_every_steps: int = 1000
     preview_count: int = 4
     log_every_steps: int = 10
+    validate_every_steps: int = 500  # held-out scores (valid_* in metrics.csv); 0 = never
+    validate_clips: int = 128  # a fixed, seeded choice of valid-split clips
     num_workers: int = 0  # DataLoader worker processes
     # Lightning pass-throughs; runtime choices, so `--resume` may change them.
     accelerator: str = "auto"

@@ -14,8 +14,10 @@ backward is not deterministic, so they agree to float tolerance only.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
+import json
 import logging
 import os
 import time
@@ -31,7 +33,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from torch import nn
 
 from sonogen.config import RunConfig
-from sonogen.data.dataset import ClipDataset, open_dataset, read_clips, split_indices
+from sonogen.data.dataset import open_dataset, read_clips, split_indices
 from sonogen.errors import SonogenError
 from sonogen.models.base import Family, save_weights
 
@@ -174,6 +176,7 @@ class TrainingModule(L.LightningModule):
         self.ema.requires_grad_(False)
         self.step_count = 0
         self.train_seconds = 0.0  # summed over sessions of this run
+        self.validation: dict[str, float] = {}  # the last held-out scores, with their step
         self.metrics: MetricsFile | None = None  # set on global rank 0 when training starts
 
     def configure_optimizers(self):
@@ -214,12 +217,17 @@ class TrainingModule(L.LightningModule):
                 a.copy_(b)
 
     def on_save_checkpoint(self, checkpoint):
-        checkpoint["sonogen"] = {"step": self.step_count, "train_seconds": self.train_seconds}
+        checkpoint["sonogen"] = {
+            "step": self.step_count,
+            "train_seconds": self.train_seconds,
+            "validation": self.validation,
+        }
 
     def on_load_checkpoint(self, checkpoint):
         state = checkpoint.get("sonogen", {})
         self.step_count = int(state.get("step", 0))
         self.train_seconds = float(state.get("train_seconds", 0.0))
+        self.validation = dict(state.get("validation", {}))
 
 
 def hash_seed(seed: int, step: int, rank: int) -> int:
@@ -234,10 +242,11 @@ def hash_seed(seed: int, step: int, rank: int) -> int:
 class RunKeeper(L.Callback):
     """Stops at the step/time budget, checkpoints on a cadence, writes previews and weights."""
 
-    def __init__(self, run_dir: Path, config: RunConfig, resume: bool):
+    def __init__(self, run_dir: Path, config: RunConfig, resume: bool, validation_data: Any = None):
         self.run_dir = run_dir
         self.config = config
         self.resume = resume
+        self.validation_data = validation_data  # batches of held-out clips, or None
         self.in_step = False
         # set when training starts (after a resumed run's checkpoint has been restored)
         self.clock_start = self.last_checkpoint_time = self.session_start_seconds = 0.0
@@ -276,10 +285,13 @@ class RunKeeper(L.Callback):
         if due:
             self.save(trainer, module)
             self.last_checkpoint_time = now
+        if train.validate_every_steps and step % train.validate_every_steps == 0:
+            self.validate(trainer, module)
         if step % train.preview_every_steps == 0:
             self.preview(trainer, module)
 
     def on_train_end(self, trainer, module):
+        self.validate(trainer, module)
         self.save(trainer, module)
         self.preview(trainer, module)
 
@@ -309,10 +321,37 @@ class RunKeeper(L.Callback):
                 "step": module.step_count,
                 "train_seconds": round(module.train_seconds, 3),
                 "sonogen_version": _version(),
+                "validation": json.dumps(module.validation),
             }
             save_weights(
                 self.run_dir / WEIGHTS_NAME, generation_state(module.family, module.ema), metadata
             )
+
+    def validate(self, trainer, module) -> None:
+        """Score the held-out clips (EMA weights, as generation uses) and log `valid_*` columns."""
+        if not trainer.is_global_zero or self.validation_data is None:
+            return
+        if module.validation.get("step") == module.step_count:
+            return  # already scored at this step (a budget that ends on the cadence)
+        sums: dict[str, float] = {}
+        count = 0
+        # its own RNG stream, so validating never changes what the training steps draw
+        with generation_weights(module), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for audio, labels in self.validation_data:
+                audio = audio.to(module.device)
+                labels = labels.to(module.device) if module.family.num_labels else None
+                values = module.family.validate(audio, labels)
+                for key, value in values.items():
+                    sums[key] = sums.get(key, 0.0) + float(value) * len(audio)
+                count += len(audio)
+        if not sums:
+            return
+        scores = {f"valid_{key}": value / count for key, value in sums.items()}
+        module.validation = {"step": module.step_count, "clips": count} | scores
+        if module.metrics is not None:
+            row = {"step": module.step_count, "seconds": round(module.train_seconds, 3)}
+            module.metrics.append(row | scores)
 
     def preview(self, trainer, module) -> None:
         if not trainer.is_global_zero or self.config.train.preview_count <= 0:
@@ -320,17 +359,30 @@ class RunKeeper(L.Callback):
         from sonogen.audio.io import write_wav
 
         family = module.family
-        live = {name: copy.deepcopy(getattr(family, name).state_dict()) for name in module.ema}
-        for name, average in module.ema.items():  # previews use the EMA weights, as generate does
-            getattr(family, name).load_state_dict(average.state_dict())
-        try:
+        with generation_weights(module):  # previews use the EMA weights, as generate does
             audio = family.generate(self.config.train.preview_count, seed=0).cpu().numpy()
-        finally:
-            for name, state in live.items():
-                getattr(family, name).load_state_dict(state)
         folder = self.run_dir / "samples"
         for i, clip in enumerate(audio):
             write_wav(folder / f"step{module.step_count:07d}_{i}.wav", clip, family.sample_rate)
+
+
+@contextlib.contextmanager
+def generation_weights(module: TrainingModule):
+    """Run the block with the family's EMA weights (where it keeps any) in eval mode, then put
+    the live weights and the training mode back."""
+    family = module.family
+    live = {name: copy.deepcopy(getattr(family, name).state_dict()) for name in module.ema}
+    for name, average in module.ema.items():
+        getattr(family, name).load_state_dict(average.state_dict())
+    was_training = family.training
+    family.eval()
+    try:
+        with torch.no_grad():
+            yield family
+    finally:
+        family.train(was_training)
+        for name, state in live.items():
+            getattr(family, name).load_state_dict(state)
 
 
 def _version() -> str:
@@ -402,6 +454,13 @@ class MetricsFile:
             writer.writerows(self.rows)
 
     def append(self, values: dict[str, float]) -> None:
+        if self.rows and str(self.rows[-1].get("step")) == str(values.get("step")):
+            # more values for the step just logged (held-out scores): one row per step
+            self.rows[-1].update({k: v for k, v in values.items() if k != "seconds"})
+            self.fields += [key for key in values if key not in self.fields]
+            self.fields = ["step", "seconds"] + sorted(set(self.fields) - {"step", "seconds"})
+            self._rewrite()
+            return
         self.rows.append(values)
         new = [key for key in values if key not in self.fields]
         if new:
@@ -426,9 +485,10 @@ def fit(
 
     train = config.train
     info = open_dataset(config.data.path)
-    dataset = ClipDataset(info, "train")
+    dataset = family.training_data(info, "train")
+    validation_data = _validation_batches(family, info, train)
     checkpoint = run_dir / CHECKPOINT_NAME
-    if not resume:
+    if not resume and family.needs_statistics:
         # statistics from a seeded sample of training clips (at most 2,000), fitted before the
         # EMA copies are made so that they hold the statistics too
         indices = split_indices(info, "train")
@@ -452,7 +512,7 @@ def fit(
         num_workers=train.num_workers,
         persistent_workers=train.num_workers > 0,
     )
-    callbacks: list[L.Callback] = [RunKeeper(run_dir, config, resume)]
+    callbacks: list[L.Callback] = [RunKeeper(run_dir, config, resume, validation_data)]
     if progress:
         callbacks.append(RichProgressBar(leave=True))
     # Lightning announces hardware and advertises services at INFO when a Trainer is built; a
@@ -479,6 +539,26 @@ def fit(
         for logger, level in zip(chatty, levels, strict=True):
             logger.setLevel(level)
     return module
+
+
+def _validation_batches(family: Family, info, train) -> list | None:
+    """Return the held-out batches scored during training: a fixed, seeded choice of at most
+    ``train.validate_clips`` clips of the valid split (None when there are none)."""
+    if not train.validate_every_steps or train.validate_clips <= 0:
+        return None
+    if type(family).validate is Family.validate:
+        return None  # the family scores nothing held out
+    try:
+        data = family.training_data(info, "valid")
+    except SonogenError:
+        return None  # no valid split
+    rng = np.random.default_rng(train.seed)
+    chosen = np.sort(rng.choice(len(data), min(len(data), train.validate_clips), replace=False))
+    items = [data[int(i)] for i in chosen]
+    return [
+        collate(items[first : first + train.batch_size])
+        for first in range(0, len(items), train.batch_size)
+    ]
 
 
 def _make_trainer(train, run_dir: Path, callbacks: list, progress: bool) -> L.Trainer:

@@ -51,6 +51,21 @@ class Family(nn.Module):
         return len(self.data.labels or [])
 
     # --- training -------------------------------------------------------------------------
+    def training_data(self, info: Any, split: str) -> Any:
+        """Return the map dataset of one split: item i -> (tensor, label int).
+
+        Default: the dataset dir's audio clips (float32 [clip_samples] in [-1, 1]). A family that
+        learns from something else (e.g. MIDI tokens) returns its own dataset here.
+        """
+        from sonogen.data.dataset import ClipDataset
+
+        return ClipDataset(info, split)
+
+    @property
+    def needs_statistics(self) -> bool:
+        """Whether the trainer should call fit_statistics (True when a family overrides it)."""
+        return type(self).fit_statistics is not Family.fit_statistics
+
     def fit_statistics(self, audio: np.ndarray) -> None:
         """Fit data statistics (e.g. spectrogram normalisation) before training starts.
 

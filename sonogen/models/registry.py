@@ -9,6 +9,10 @@ from sonogen.errors import SonogenError
 FAMILIES: dict[str, str] = {
     "wavegan": "sonogen.models.gan:WaveGAN",
     "specgan": "sonogen.models.gan:SpecGAN",
+    "samplernn": "sonogen.models.autoregressive:SampleRNN",
+    "transformer": "sonogen.models.autoregressive:TransformerAR",
+    "lstm-baseline": "sonogen.models.autoregressive:LSTMBaseline",
+    "fvae": "sonogen.models.fvae:FlowVAE",
 }
 
 
