@@ -160,6 +160,8 @@ def train(
                 sample_rate=info.sample_rate,
                 clip_samples=info.clip_samples,
                 labels=info.labels,
+                kind=info.kind,
+                extra=info.extra or None,
             ),
             model=build_dataclass(family_class.Config, model_values, "model"),
             train=build_dataclass(TrainConfig, train_layers, "train"),

@@ -55,6 +55,8 @@ class DataConfig:
     sample_rate: int = 16000
     clip_samples: int = 16384
     labels: list[str] | None = None
+    kind: str = "audio"  # "audio" (clips) or another kind a family reads (e.g. MIDI tokens)
+    extra: dict | None = None  # what that kind needs to rebuild a model (e.g. the tokenizer)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ def _checked(name: str, value: Any, annotation: str) -> Any:
     if "str" in kinds and isinstance(value, (str, int)) and not isinstance(value, bool):
         return str(value)
     if annotation.startswith("list") and isinstance(value, list):
+        return value
+    if annotation.startswith("dict") and isinstance(value, dict):
         return value
     expected = " or ".join(sorted(kinds - {"None"}))
     raise SonogenError(f"{name} {value!r}: expected {expected}")

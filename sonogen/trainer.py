@@ -356,14 +356,12 @@ class RunKeeper(L.Callback):
     def preview(self, trainer, module) -> None:
         if not trainer.is_global_zero or self.config.train.preview_count <= 0:
             return
-        from sonogen.audio.io import write_wav
-
-        family = module.family
-        with generation_weights(module):  # previews use the EMA weights, as generate does
-            audio = family.generate(self.config.train.preview_count, seed=0).cpu().numpy()
-        folder = self.run_dir / "samples"
-        for i, clip in enumerate(audio):
-            write_wav(folder / f"step{module.step_count:07d}_{i}.wav", clip, family.sample_rate)
+        with generation_weights(module) as family:  # EMA weights, as generate uses
+            family.write_previews(
+                self.run_dir / "samples",
+                f"step{module.step_count:07d}",
+                self.config.train.preview_count,
+            )
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,8 @@ class DatasetInfo:
     count: int
     labels: list[str] | None
     source: str
+    kind: str = "audio"  # "audio": clips in audio.npy; another kind is read by its own module
+    extra: dict = field(default_factory=dict)  # dataset.json's "extra": what that kind needs
 
 
 def open_dataset(path: str | Path) -> DatasetInfo:
@@ -51,6 +53,8 @@ def open_dataset(path: str | Path) -> DatasetInfo:
             count=int(meta["count"]),
             labels=list(meta["labels"]) if meta.get("labels") else None,
             source=str(meta.get("source", "")),
+            kind=str(meta.get("kind", "audio")),
+            extra=dict(meta.get("extra") or {}),
         )
     except (ValueError, KeyError, TypeError) as error:
         raise SonogenError(
@@ -58,6 +62,8 @@ def open_dataset(path: str | Path) -> DatasetInfo:
         ) from None
     if int(meta.get("format_version", FORMAT_VERSION)) > FORMAT_VERSION:
         raise SonogenError(f"{meta_path}: made by a newer sonogen; upgrade sonogen")
+    if info.kind != "audio":
+        return info  # its files are checked by the module that reads that kind
     audio = read_clips(info)
     if audio.shape != (info.count, info.clip_samples):
         raise SonogenError(

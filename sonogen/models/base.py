@@ -111,6 +111,15 @@ class Family(nn.Module):
         """Return n new clips, float32 [n, samples] in [-1, 1]."""
         raise NotImplementedError
 
+    def write_previews(self, folder: Path, prefix: str, count: int) -> None:
+        """Write `count` preview files named PREFIX_i.* into `folder` (default: generated WAVs,
+        seed 0, so previews of successive steps are comparable)."""
+        from sonogen.audio.io import write_wav
+
+        audio = self.generate(count, seed=0).cpu().numpy()
+        for i, clip in enumerate(audio):
+            write_wav(Path(folder) / f"{prefix}_{i}.wav", clip, self.sample_rate)
+
     # --- helpers shared by families -------------------------------------------------------
     @property
     def device(self) -> torch.device:
