@@ -50,6 +50,9 @@ class Embedding:
     # Changes whenever the vectors for the same audio would: callers cache reference embeddings
     # under it ("" means: do not cache).
     cache_key: str = ""
+    # True for features in mixed units: the evaluation divides every dimension by its standard
+    # deviation over the reference clips before FAD, so that no unit outweighs the others.
+    standardize: bool = False
 
     def embed(self, audio: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Return float64 `[n, dim]` for float32 audio `[n, samples]` in [-1, 1] at sample_rate."""
@@ -95,11 +98,12 @@ class StatsEmbedding(Embedding):
 
     Embedding `[n, 2 * (n_mels + n_mfcc + 4)]` (176 by default): the per-frame means of the
     features in that order, then their standard deviations (population, over frames). Silent
-    clips give finite values. Levels are in dB, so Euclidean distances are dominated by the
-    log-mel and MFCC blocks; the ratio features add little distance on their own.
+    clips give finite values. The features have mixed units (dB, ratios, crossings per sample), so
+    `standardize` is set: the evaluation scales each dimension by its deviation over the reference.
     """
 
     name = "stats"
+    standardize = True
 
     def __init__(self, sample_rate: int, n_mels: int = 64, n_mfcc: int = 20) -> None:
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate < 4000:

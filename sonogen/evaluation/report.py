@@ -353,7 +353,13 @@ def write_report(
         f"{metrics['reference']['sample_rate']} Hz<br>",
         f"n = {metrics['n']:,} generated clips, seed {metrics['seed']}, embedding "
         f"<code>{_escape(metrics['embedding']['name'])}</code> "
-        f"({metrics['embedding']['dim']} dimensions)",
+        f"({metrics['embedding']['dim']} dimensions"
+        + (
+            ", each scaled by its spread over the reference clips"
+            if metrics["embedding"].get("standardized")
+            else ""
+        )
+        + ")",
         "</p>",
     ]
     generation = metrics.get("generation")

@@ -294,6 +294,13 @@ def evaluate(
         else np.zeros((0, train_vectors.shape[1]))
     )
     embed_seconds = time.perf_counter() - embed_start
+    if getattr(chosen, "standardize", False):
+        # mixed units: each dimension in units of its spread over the reference (train) clips
+        scale = train_vectors.std(axis=0)
+        scale = np.where(scale > 1e-12 * max(1.0, float(scale.max())), scale, 1.0)
+        generated_vectors, train_vectors, valid_vectors = (
+            v / scale for v in (generated_vectors, train_vectors, valid_vectors)
+        )
     if progress:
         progress(f"embedding ({chosen.name})", 3, 3)
         progress("metrics", 0, 1)
@@ -364,7 +371,11 @@ def evaluate(
             "train_clips": int(len(train_indices)),
             "valid_clips": int(len(valid_indices)),
         },
-        "embedding": {"name": chosen.name, "dim": int(generated_vectors.shape[1])},
+        "embedding": {
+            "name": chosen.name,
+            "dim": int(generated_vectors.shape[1]),
+            "standardized": bool(getattr(chosen, "standardize", False)),
+        },
         "seed": seed,
         "n": int(len(generated)),
         "generation": generation,
