@@ -339,6 +339,8 @@ def evaluate(
         classifier = load_or_train_classifier(info)
         probabilities = classifier.probabilities(_resample_for(classifier, generated, info))
         quality["inception_score"] = m.inception_score(probabilities)
+        # IS is only as good as the classifier's confidence: its own held-out accuracy
+        quality["inception_score"]["classifier_accuracy"] = classifier.accuracy
         if labels is not None and model is not None and model.labels == info.labels:
             hits = probabilities.argmax(axis=1) == np.asarray(labels)
             quality["label_accuracy"] = {
