@@ -339,12 +339,42 @@ class Model:
         joined = np.concatenate([prompt, continuation.detach().cpu().numpy()], axis=1)
         return joined.astype(np.float32)
 
-    def interpolate(self, seed_a: int, seed_b: int, steps: int, label: Any = None) -> np.ndarray:
-        """Return float32 [steps, samples]: a path through latent space between two seeds."""
+    def interpolate(self, a: Any, b: Any, steps: int, label: Any = None) -> np.ndarray:
+        """Return float32 [steps, samples]: a path through latent space from a to b.
+
+        a, b: two seeds (GANs: between their latent draws) or two sounds, float [samples] at
+        ``m.sample_rate`` (families that encode: between their latent sequences).
+        """
         if not hasattr(self.family, "interpolate"):
             raise SonogenError(f"{self.model_name}: this model cannot interpolate")
+        if self.can_reconstruct:
+            if isinstance(a, (int, np.integer)) or isinstance(b, (int, np.integer)):
+                raise SonogenError(f"{self.model_name}: interpolates between two sounds, not seeds")
+            audio = self.family.interpolate(
+                np.asarray(a, np.float32), np.asarray(b, np.float32), steps
+            )
+            return audio.cpu().numpy().astype(np.float32)
         index = None if label is None else self.label_indices(label, 1)[0]
-        return self.family.interpolate(seed_a, seed_b, steps, label=index).cpu().numpy()
+        return self.family.interpolate(int(a), int(b), steps, label=index).cpu().numpy()
+
+    def encode(self, audio: np.ndarray) -> np.ndarray:
+        """Return the latent sequences [n, latent_dim, frames] of audio [n, samples]."""
+        if not self.can_reconstruct:
+            raise SonogenError(f"{self.model_name}: this model cannot encode audio")
+        return self.family.encode(np.asarray(audio, np.float32)).cpu().numpy()
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Return float32 audio [n, frames * hop] for latent sequences [n, latent_dim, frames]."""
+        if not self.can_reconstruct:
+            raise SonogenError(f"{self.model_name}: this model cannot decode latents")
+        return self.family.decode(np.asarray(z, np.float32)).cpu().numpy().astype(np.float32)
+
+    def transfer(self, audio: np.ndarray) -> np.ndarray:
+        """Return float32 [samples]: a mono signal at ``m.sample_rate`` re-made by this model
+        (timbre transfer), processed in overlapping blocks so any length fits in memory."""
+        if not hasattr(self.family, "transfer"):
+            raise SonogenError(f"{self.model_name}: this model cannot transfer timbre")
+        return np.asarray(self.family.transfer(np.asarray(audio, np.float32)), np.float32)
 
     @property
     def can_reconstruct(self) -> bool:
@@ -463,6 +493,61 @@ def generate(
         write_wav(path, clip, model.sample_rate)
         paths.append(path)
     return paths, seed
+
+
+def _transfer_file(run: str | Path, source: str | Path, out: str | Path) -> tuple[Path, float]:
+    """Re-make an audio file with a run's model; the output has the input's rate and length."""
+    import soundfile as sf
+    import soxr
+
+    from sonogen.audio.io import read_audio, write_wav
+
+    model = load(run)
+    source, out = Path(source), Path(out)
+    if source.resolve() == out.resolve():
+        raise SonogenError(f"{out}: would overwrite the input; choose another output file")
+    audio, rate = read_audio(source)  # mono, the file's own rate
+    frames = len(audio)
+    if rate != model.sample_rate:
+        audio = soxr.resample(audio, rate, model.sample_rate, quality="HQ")
+    made = model.transfer(audio)
+    if rate != model.sample_rate:
+        made = soxr.resample(made, model.sample_rate, rate, quality="HQ")
+    made = np.pad(made[:frames], (0, max(0, frames - len(made))))  # exactly the input's length
+    write_wav(out, made, rate)
+    assert sf.info(out).frames == frames
+    return out, frames / rate
+
+
+def transfer(run: str | Path, source: str | Path, out: str | Path) -> tuple[Path, float]:
+    """Timbre transfer: encode any sound (any rate, channels, length) and decode it with this
+    model; writes ``out`` at the input's rate and length and returns (path, seconds)."""
+    return _transfer_file(run, source, out)
+
+
+def reconstruct(run: str | Path, source: str | Path, out: str | Path) -> tuple[Path, float]:
+    """Encode and decode a sound with a run's model (how well it rebuilds what it learnt)."""
+    return _transfer_file(run, source, out)
+
+
+def interpolate(
+    run: str | Path, a: str | Path, b: str | Path, out: str | Path, steps: int = 8
+) -> list[Path]:
+    """Morph between two sounds through the model's latent space: writes ``steps`` WAVs."""
+    from sonogen.audio.io import read_audio, write_wav
+
+    model = load(run)
+    first, _ = read_audio(a, sample_rate=model.sample_rate)
+    second, _ = read_audio(b, sample_rate=model.sample_rate)
+    audio = model.interpolate(first, second, steps)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, clip in enumerate(audio):
+        path = out / f"morph_{i:02d}.wav"
+        write_wav(path, clip, model.sample_rate)
+        paths.append(path)
+    return paths
 
 
 def info(run: str | Path) -> dict[str, Any]:

@@ -278,6 +278,50 @@ def info(run: Annotated[Path, typer.Argument(help="Run dir.")]) -> None:
     )
 
 
+@app.command()
+def reconstruct(
+    run: Annotated[Path, typer.Argument(help="Run dir of a model that encodes (fvae).")],
+    source: Annotated[Path, typer.Argument(help="Audio file to encode and decode.")],
+    out: Annotated[Path, typer.Argument(help="WAV file to write.")],
+) -> None:
+    """Encode a sound and decode it again (same rate and length as the input)."""
+    from sonogen import api
+
+    with console.status("reconstructing"):
+        path, seconds = api.reconstruct(run, source, out)
+    console.print(f"{seconds:.2f} s reconstructed; written to {path}")
+
+
+@app.command()
+def transfer(
+    run: Annotated[Path, typer.Argument(help="Run dir of a model that encodes (fvae).")],
+    source: Annotated[Path, typer.Argument(help="Any audio file (any rate, channels, length).")],
+    out: Annotated[Path, typer.Argument(help="WAV file to write.")],
+) -> None:
+    """Timbre transfer: re-make a sound with the model (e.g. a voice as the trained instrument)."""
+    from sonogen import api
+
+    with console.status("transferring"):
+        path, seconds = api.transfer(run, source, out)
+    console.print(f"{seconds:.2f} s transferred; written to {path}")
+
+
+@app.command()
+def interpolate(
+    run: Annotated[Path, typer.Argument(help="Run dir of a model that encodes (fvae).")],
+    a: Annotated[Path, typer.Argument(help="First sound.")],
+    b: Annotated[Path, typer.Argument(help="Second sound.")],
+    out: Annotated[Path, typer.Option(help="Folder for the morph WAVs.")],
+    steps: Annotated[int, typer.Option(help="Sounds from A to B, both included.")] = 8,
+) -> None:
+    """Morph between two sounds through the latent space."""
+    from sonogen import api
+
+    with console.status("interpolating"):
+        paths = api.interpolate(run, a, b, out, steps=steps)
+    console.print(f"{len(paths)} sounds from {a.name} to {b.name} written to {out}")
+
+
 # --------------------------------------------------------------------------------------------
 # evaluation
 

@@ -13,6 +13,8 @@ FAMILIES: dict[str, str] = {
     "transformer": "sonogen.models.autoregressive:TransformerAR",
     "lstm-baseline": "sonogen.models.autoregressive:LSTMBaseline",
     "fvae": "sonogen.models.fvae:FlowVAE",
+    "music-lstm": "sonogen.models.music:MusicLSTM",
+    "music-transformer": "sonogen.models.music:MusicTransformer",
 }
 
 

@@ -1,0 +1,113 @@
+"""Models that encode and decode, through the API and CLI: reconstruct, transfer, interpolate,
+encode/decode, and reconstruction metrics in evaluate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import sonogen
+from sonogen.errors import SonogenError
+from tests.conftest import QUIET, make_tone_dataset
+
+TINY_FVAE = [
+    "model.bands=4",
+    "model.channels=8",
+    "model.max_channels=16",
+    "model.downsampling_layers=2",
+    "model.decoder_blocks=1",
+    "model.latent_dim=4",
+    "model.flow_layers=2",
+    "model.flow_hidden=8",
+    "model.flow_blocks=1",
+]
+
+
+@pytest.fixture(scope="module")
+def fvae_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fvae")
+    data = make_tone_dataset(root / "tones", count=32, labels=True)
+    run = sonogen.train(
+        data,
+        "fvae",
+        root / "run",
+        overrides=TINY_FVAE + QUIET,
+        max_steps=4,
+        batch_size=4,
+        progress=False,
+    )
+    return run, data
+
+
+def test_transfer_keeps_the_input_rate_and_length(fvae_run, tmp_path):
+    run, _ = fvae_run
+    rate, frames = 22050, 22050 * 3 + 17  # 3 s of stereo at another rate, an odd length
+    t = np.arange(frames) / rate
+    voice = 0.3 * np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 310 * t)], axis=1)
+    source = tmp_path / "voice.flac"
+    sf.write(source, voice, rate)
+    before = source.read_bytes()
+    for function in (sonogen.api.transfer, sonogen.api.reconstruct):
+        out, seconds = function(run, source, tmp_path / f"{function.__name__}.wav")
+        info = sf.info(out)
+        assert (info.samplerate, info.frames, info.channels) == (rate, frames, 1)
+        assert seconds == pytest.approx(frames / rate)
+        assert np.isfinite(sf.read(out)[0]).all()
+    assert source.read_bytes() == before  # the user's file is only read
+    with pytest.raises(SonogenError, match="overwrite"):
+        sonogen.api.transfer(run, source, source)
+
+
+def test_interpolate_encode_decode_and_reconstruction_metrics(fvae_run, tmp_path):
+    run, data = fvae_run
+    model = sonogen.load(run)
+    assert model.can_reconstruct
+    clips = np.random.default_rng(0).uniform(-0.5, 0.5, (3, 1000)).astype(np.float32)
+    z = model.encode(clips)
+    assert z.shape[0] == 3 and z.shape[1] == 4
+    decoded = model.decode(z)  # whole hops: at least the input, less than one hop more
+    hop = decoded.shape[1] // z.shape[2]
+    assert decoded.shape[1] == z.shape[2] * hop and 1000 <= decoded.shape[1] < 1000 + hop
+    assert model.reconstruct(clips).shape == (3, 1000)
+    with pytest.raises(SonogenError, match="two sounds"):
+        model.interpolate(1, 2, 4)
+
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    sf.write(a, clips[0], 8000)
+    sf.write(b, clips[1, :700], 16000)  # another rate and length
+    paths = sonogen.api.interpolate(run, a, b, tmp_path / "morph", steps=5)
+    assert [p.name for p in paths] == [f"morph_{i:02d}.wav" for i in range(5)]
+    assert {sf.info(p).frames for p in paths} == {1000}  # the longer of the two, at 8 kHz
+
+    result = sonogen.evaluate(run, data, n=16, out=tmp_path / "eval", report=False)
+    reconstruction = result.metrics["reconstruction"]
+    assert reconstruction["n"] == 4  # the held-out clips
+    assert reconstruction["multi_resolution_stft"] > 0
+    assert np.isfinite(reconstruction["si_sdr"]["mean"])
+
+
+def test_cli_transfer_and_interpolate(fvae_run, tmp_path):
+    run, _ = fvae_run
+    source = tmp_path / "in.wav"
+    sf.write(source, np.zeros(4001, np.float32), 8000)
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "sonogen.cli", *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    result = cli("transfer", run, source, tmp_path / "out.wav")
+    assert result.returncode == 0, result.stderr
+    assert "written to" in result.stdout and sf.info(tmp_path / "out.wav").frames == 4001
+    result = cli("interpolate", run, source, source, "--steps", "3", "--out", tmp_path / "m")
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "m").glob("*.wav"))) == 3
+    gan_error = cli("transfer", tmp_path / "no-run", source, tmp_path / "x.wav")
+    assert gan_error.returncode == 2 and "no-run" in gan_error.stderr
