@@ -399,8 +399,6 @@ class Model:
 
 def load(run: str | Path, device: str = "cpu") -> Model:
     """Load a run dir for generation: YAML config + safetensors weights, never pickle."""
-    from safetensors import SafetensorError, safe_open
-
     from sonogen.config import load_run_config
     from sonogen.models.registry import get_family
 
@@ -418,23 +416,13 @@ def load(run: str | Path, device: str = "cpu") -> Model:
     family = get_family(config.model_name, where=f"{config_path}: model_name")(
         config.model, config.data
     )
-    try:
-        with safe_open(str(weights_path), framework="pt", device="cpu") as handle:
-            metadata = dict(handle.metadata() or {})
-            state = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise SonogenError(
-            f"{weights_path}: not a readable safetensors file ({error}); the file is damaged; "
-            "re-export it from the checkpoint by resuming the run, or train again"
-        ) from None
-    from sonogen.models.base import weights_digest
+    from sonogen.models.base import read_weights
 
-    expected = metadata.get("sha256")
-    if expected is not None and expected != weights_digest(state):
-        raise SonogenError(
-            f"{weights_path}: the weights do not match the checksum stored with them (the file "
-            "was damaged or edited); train or resume the run again to rewrite it"
-        )
+    state, metadata = read_weights(
+        weights_path,
+        "re-export it from the checkpoint by resuming the run (`sonogen train --resume --out "
+        f"{run_dir}`), or train again",
+    )
     try:
         family.load_state_dict(state, strict=True)
     except RuntimeError as error:

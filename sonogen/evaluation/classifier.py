@@ -40,7 +40,7 @@ from sonogen.data.dataset import (
     split_indices,
 )
 from sonogen.errors import SonogenError
-from sonogen.models.base import save_weights, weights_digest
+from sonogen.models.base import read_weights, save_weights, weights_digest
 
 log = logging.getLogger(__name__)
 
@@ -586,7 +586,6 @@ def _save(info: DatasetInfo, state: dict[str, torch.Tensor], content: dict[str, 
 def load_classifier(dataset: str | Path | DatasetInfo) -> Classifier | None:
     """Return the classifier saved in a dataset dir, or None if there is none or the dataset
     changed since it was trained. Raises SonogenError if its files are damaged."""
-    from safetensors import SafetensorError, safe_open
 
     info = _open(dataset)
     weights_path = info.path / WEIGHTS_NAME
@@ -611,20 +610,11 @@ def load_classifier(dataset: str | Path | DatasetInfo) -> Classifier | None:
         accuracy = content.get("accuracy")
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise SonogenError(f"{config_path}: unreadable ({error!r}); {retrain}") from None
-    try:
-        with safe_open(str(weights_path), framework="pt", device="cpu") as handle:
-            metadata = dict(handle.metadata() or {})
-            state = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+    state, metadata = read_weights(weights_path, retrain)
+    if metadata.get("sha256") is None or expected_digest != metadata["sha256"]:
         raise SonogenError(
-            f"{weights_path}: not a readable safetensors file ({error}); the file is damaged; "
-            f"{retrain}"
-        ) from None
-    digest = weights_digest(state)
-    if metadata.get("sha256") != digest or expected_digest != digest:
-        raise SonogenError(
-            f"{weights_path}: the weights do not match the checksum stored with them (the file "
-            f"was damaged, edited or replaced); {retrain}"
+            f"{weights_path}: the weights are not the ones {config_path.name} was written with "
+            f"(the file was replaced); {retrain}"
         )
     network = ClassifierNetwork(config, info.sample_rate, len(labels))
     try:
@@ -642,6 +632,6 @@ def load_classifier(dataset: str | Path | DatasetInfo) -> Classifier | None:
         sample_rate=info.sample_rate,
         clip_samples=info.clip_samples,
         accuracy=None if accuracy is None else float(accuracy),
-        weights_sha256=digest,
+        weights_sha256=metadata["sha256"],
         path=weights_path,
     )

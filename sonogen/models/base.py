@@ -173,3 +173,25 @@ def save_weights(path: Path, state: dict[str, torch.Tensor], metadata: dict[str,
     metadata = {k: str(v) for k, v in metadata.items()} | {"sha256": weights_digest(state)}
     save_file(state, str(temp), metadata=metadata)
     os.replace(temp, path)
+
+
+def read_weights(path: Path, remedy: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Return (tensors, metadata) of a safetensors file written by save_weights, checking its
+    checksum; a damaged or edited file is a SonogenError that ends with ``remedy``."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = dict(handle.metadata() or {})
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise SonogenError(
+            f"{path}: not a readable safetensors file ({error}); the file is damaged; {remedy}"
+        ) from None
+    expected = metadata.get("sha256")
+    if expected is not None and expected != weights_digest(state):
+        raise SonogenError(
+            f"{path}: the weights do not match the checksum stored with them (the file was "
+            f"damaged or edited); {remedy}"
+        )
+    return state, metadata
