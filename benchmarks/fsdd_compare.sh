@@ -10,7 +10,7 @@ n=${4:-256}
 mkdir -p "$work"
 [ -f "$work/data/dataset.json" ] || \
   sonogen prepare "$fsdd" "$work/data" --sample-rate 8000 --clip-samples 8192 --split fsdd --force
-sonogen classifier train "$work/data" --max-minutes 5
+[ -f "$work/data/classifier.json" ] || sonogen classifier train "$work/data" --max-minutes 5
 common=(--max-minutes "$minutes" --set train.preview_every_steps=100000
         --set train.validate_every_steps=200 --accelerator cpu --devices 1)
 train() { local name=$1; shift; [ -f "$work/$name/model.safetensors" ] || sonogen train "$work/data" --out "$work/$name" "$@"; }
