@@ -5,7 +5,6 @@ Every CLI command is a thin call into one of these.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -93,8 +92,10 @@ def train(
         write_yaml,
     )
     from sonogen.data.dataset import open_dataset
+    from sonogen.models.base import flush_denormals
     from sonogen.models.registry import get_family
 
+    flush_denormals()  # before any parallel torch work, so that every worker thread has it
     unknown = sorted(set(train_options) - set(TRAIN_OPTION_NAMES))
     if unknown:
         raise TypeError(f"train() got unexpected options: {', '.join(unknown)}")
@@ -212,19 +213,6 @@ def _check_train_config(config) -> None:
 # loading and generating
 
 
-@contextlib.contextmanager
-def _no_denormals():
-    """Flush denormal floats to zero for the block (x86 CPUs slow down up to 100x on them, e.g.
-    in a recurrence fading to silence); torch's default, off, is restored after."""
-    import torch
-
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
-
-
 @dataclass
 class Model:
     """A trained model loaded from a run dir: ``m.generate(n, seed=, labels=)`` and friends."""
@@ -308,14 +296,13 @@ class Model:
             raise SonogenError(f"-n {n}: ask for at least one clip")
         indices = self.label_indices(labels, n)
         tensor = None if indices is None else torch.tensor(indices)
-        with _no_denormals():
-            audio = self.family.generate(
-                n,
-                seed=seed,
-                labels=tensor,
-                temperature=temperature,
-                **(self._samples(seconds) | options),
-            )
+        audio = self.family.generate(
+            n,
+            seed=seed,
+            labels=tensor,
+            temperature=temperature,
+            **(self._samples(seconds) | options),
+        )
         return audio.detach().cpu().numpy().astype(np.float32)
 
     def continue_audio(
@@ -344,14 +331,13 @@ class Model:
             raise SonogenError(f"prompt: expected audio [samples], got shape {prompt.shape}")
         prompt = np.repeat(prompt, n // prompt.shape[0], axis=0)  # a new, writable array
         indices = self.label_indices(labels, n)
-        with _no_denormals():
-            continuation = self.family.continue_audio(
-                torch.from_numpy(prompt).to(self.family.device),
-                self._samples(seconds)["samples"],
-                seed=seed,
-                temperature=temperature,
-                labels=None if indices is None else torch.tensor(indices),
-            )
+        continuation = self.family.continue_audio(
+            torch.from_numpy(prompt).to(self.family.device),
+            self._samples(seconds)["samples"],
+            seed=seed,
+            temperature=temperature,
+            labels=None if indices is None else torch.tensor(indices),
+        )
         joined = np.concatenate([prompt, continuation.detach().cpu().numpy()], axis=1)
         return joined.astype(np.float32)
 
@@ -416,8 +402,10 @@ class Model:
 def load(run: str | Path, device: str = "cpu") -> Model:
     """Load a run dir for generation: YAML config + safetensors weights, never pickle."""
     from sonogen.config import load_run_config
+    from sonogen.models.base import flush_denormals
     from sonogen.models.registry import get_family
 
+    flush_denormals()  # before any parallel torch work, so that every worker thread has it
     run_dir = Path(run)
     config_path = run_dir / CONFIG_NAME
     weights_path = run_dir / "model.safetensors"

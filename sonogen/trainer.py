@@ -35,7 +35,7 @@ from torch import nn
 from sonogen.config import RunConfig
 from sonogen.data.dataset import open_dataset, read_clips, split_indices
 from sonogen.errors import SonogenError
-from sonogen.models.base import Family, save_weights
+from sonogen.models.base import Family, flush_denormals, save_weights
 
 log = logging.getLogger(__name__)
 
@@ -523,10 +523,7 @@ def fit(
     levels = [logger.level for logger in chatty]
     for logger in chatty:
         logger.setLevel(logging.WARNING)
-    # Denormal floats (gradients fading through long recurrences, quiet audio) make x86 CPUs
-    # up to 100x slower per operation: one LSTM step on FSDD took 13.8 s instead of 0.65 s.
-    # They are flushed to zero while training (torch's default, off, is restored after).
-    torch.set_flush_denormal(True)
+    flush_denormals()
     try:
         try:
             trainer = _make_trainer(train, run_dir, callbacks, progress)
@@ -538,7 +535,6 @@ def fit(
             ) from None
         _fit_quietly(trainer, module, loader, checkpoint if resume else None)
     finally:
-        torch.set_flush_denormal(False)
         for logger, level in zip(chatty, levels, strict=True):
             logger.setLevel(level)
     return module

@@ -143,6 +143,17 @@ class Family(nn.Module):
         return labels
 
 
+def flush_denormals() -> None:
+    """Make this process flush denormal floats to zero (x86 CPUs run up to 100x slower on them:
+    one LSTM training step on quiet speech took 13.8 s instead of 0.65 s).
+
+    The flag is per thread and torch's worker threads copy it when they are created, so it is
+    set before a process's first parallel torch operation: at the start of training, loading and
+    evaluation. GPUs flush denormals anyway; the effect on results is below float32 resolution.
+    """
+    torch.set_flush_denormal(True)
+
+
 def seeded_generator(seed: int | None, device: torch.device) -> torch.Generator:
     """Return a torch.Generator on ``device``, seeded (or from fresh entropy for None)."""
     generator = torch.Generator(device=device)
