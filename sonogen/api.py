@@ -38,10 +38,32 @@ def prepare(source: str | Path, out: str | Path, **options: Any):
 
 
 def make_dataset(name: str, out: str | Path, **options: Any) -> Path:
-    """Build a built-in dataset (``notes``) into ``out``; return its path."""
+    """Build a built-in dataset (``notes``: audio; ``chorales``: MIDI tokens) into ``out``."""
+    if name == "chorales":
+        from sonogen.music.chorales import make_chorales
+
+        options.pop("sample_rate", None)  # audio settings have no meaning for MIDI
+        options.pop("clip_samples", None)
+        return make_chorales(Path(out), **options)
     from sonogen.data.builtin import make_builtin
 
     return make_builtin(name, Path(out), **options)
+
+
+def prepare_midi(source: str | Path, out: str | Path, **options: Any):
+    """Tokenize a folder of MIDI files into a dataset dir; returns its summary. Options:
+    tokenizer (REMI, TSD, MIDILike, Structured), split, transpose=(low, high), seq_len, seed,
+    force."""
+    from sonogen.music.tokens import prepare_midi as run_prepare
+
+    return run_prepare(source, out, **options)
+
+
+def compose(run: str | Path, out: str | Path, **options: Any) -> list[dict[str, Any]]:
+    """Compose MIDI pieces (and WAVs with render=True) with a music run; one dict per piece."""
+    from sonogen.music.compose import compose as run_compose
+
+    return run_compose(run, out, **options)
 
 
 # --------------------------------------------------------------------------------------------

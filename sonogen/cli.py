@@ -115,9 +115,62 @@ def prepare(
     console.print(f"dataset written to {summary.out}")
 
 
+@app.command("prepare-midi")
+def prepare_midi(
+    source: Annotated[Path, typer.Argument(help="Folder of MIDI files (searched recursively).")],
+    out: Annotated[Path, typer.Argument(help="Dataset dir to create.")],
+    tokenizer: Annotated[
+        str, typer.Option(help="miditok tokenizer: REMI, TSD, MIDILike, Structured.")
+    ] = "REMI",
+    split: Annotated[
+        str, typer.Option(help="Validation share of pieces (0.1), or 'none'.")
+    ] = "0.1",
+    transpose: Annotated[
+        str | None,
+        typer.Option(help="Augment train pieces by transposing, e.g. -5..6 (semitones)."),
+    ] = None,
+    seq_len: Annotated[int, typer.Option(help="Training sequence length in tokens.")] = 512,
+    force: Annotated[bool, typer.Option(help="Overwrite OUT if it exists.")] = False,
+) -> None:
+    """Tokenize a folder of MIDI files (miditok) into a dataset dir, split by piece."""
+    from sonogen import api
+
+    span = None
+    if transpose:
+        low, sep, high = transpose.partition("..")
+        try:
+            span = (int(low), int(high))
+        except ValueError:
+            raise SonogenError(
+                f"--transpose {transpose!r}: expected LOW..HIGH in semitones, e.g. -5..6"
+            ) from None
+        if not sep:
+            raise SonogenError(f"--transpose {transpose!r}: expected LOW..HIGH, e.g. -5..6")
+    with console.status("tokenizing"):
+        summary = api.prepare_midi(
+            source,
+            out,
+            tokenizer=tokenizer,
+            split=split,
+            transpose=span,
+            seq_len=seq_len,
+            force=force,
+        )
+    console.print(
+        f"{summary.pieces} pieces ({summary.train_pieces} train, {summary.valid_pieces} valid, "
+        f"{summary.transposed_pieces} transposed copies), {summary.tokens:,} tokens from "
+        f"{summary.files_used} of {summary.files_total} files in {summary.seconds:.1f} s"
+    )
+    skipped = sum(summary.skipped.values())
+    if skipped:
+        reasons = ", ".join(f"{c} {r}" for r, c in sorted(summary.skipped.items()))
+        console.print(f"skipped {skipped} files ({reasons}); see {summary.out / 'skipped.csv'}")
+    console.print(f"dataset written to {summary.out}")
+
+
 @data_app.command("make")
 def data_make(
-    name: Annotated[str, typer.Argument(help="Built-in dataset: notes")],
+    name: Annotated[str, typer.Argument(help="Built-in dataset: notes (audio), chorales (MIDI)")],
     out: Annotated[Path, typer.Argument(help="Dataset dir to create.")],
     sample_rate: Annotated[int, typer.Option(help="Sample rate (Hz).")] = 16000,
     clip_samples: Annotated[int, typer.Option(help="Samples per clip.")] = 16384,
@@ -241,6 +294,49 @@ def generate(
             prompt=prompt,
         )
     console.print(f"{len(paths)} clips (seed {used_seed}) written to {out}")
+
+
+@app.command()
+def compose(
+    run: Annotated[Path, typer.Argument(help="Run dir of a music model.")],
+    out: Annotated[Path, typer.Option(help="Folder for the .mid (and .wav) files.")],
+    bars: Annotated[int, typer.Option(help="New bars per piece.")] = 16,
+    prime: Annotated[
+        Path | None, typer.Option(help="MIDI file to continue (kept at the start).")
+    ] = None,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling: keep this much mass.")] = 0.95,
+    n: Annotated[int, typer.Option("-n", help="Pieces.")] = 4,
+    seed: Annotated[int | None, typer.Option(help="Same seed, same pieces.")] = None,
+    render: Annotated[bool, typer.Option(help="Also render WAVs through the SoundFont.")] = False,
+    program: Annotated[int, typer.Option(help="General MIDI instrument (0-127).")] = 0,
+    soundfont: Annotated[
+        Path | None, typer.Option(help="Any .sf2 (default: pretty_midi's TimGM6mb).")
+    ] = None,
+    sample_rate: Annotated[int, typer.Option(help="Rate of the rendered WAVs.")] = 22050,
+) -> None:
+    """Compose MIDI music with a trained music model (melody, harmony, rhythm)."""
+    from sonogen import api
+
+    with console.status(f"composing {n} piece{'s' if n != 1 else ''}"):
+        pieces = api.compose(
+            run,
+            out,
+            bars=bars,
+            prime=prime,
+            temperature=temperature,
+            top_p=top_p,
+            n=n,
+            seed=seed,
+            render=render,
+            program=program,
+            soundfont=soundfont,
+            sample_rate=sample_rate,
+        )
+    for piece in pieces:
+        wav = f" + {piece['wav'].name}" if piece.get("wav") else ""
+        console.print(f"{piece['midi'].name}{wav}: {piece['bars']} bars, {piece['notes']} notes")
+    console.print(f"{len(pieces)} pieces written to {out}")
 
 
 @app.command()

@@ -19,6 +19,7 @@ import copy
 import csv
 import json
 import logging
+import math
 import os
 import time
 import warnings
@@ -186,7 +187,7 @@ class TrainingModule(L.LightningModule):
         train = self.run_config.train
         torch.manual_seed(hash_seed(train.seed, self.step_count, self.global_rank))
         audio, labels = batch
-        if train.augment:
+        if train.augment and self.family.data.kind == "audio":
             audio = augment(audio)
         optimizers = self.optimizers()
         if not isinstance(optimizers, list):
@@ -348,6 +349,8 @@ class RunKeeper(L.Callback):
         if not sums:
             return
         scores = {f"valid_{key}": value / count for key, value in sums.items()}
+        if "valid_nll" in scores and "valid_perplexity" in scores:
+            scores["valid_perplexity"] = math.exp(scores["valid_nll"])  # not a mean of exps
         module.validation = {"step": module.step_count, "clips": count} | scores
         if module.metrics is not None:
             row = {"step": module.step_count, "seconds": round(module.train_seconds, 3)}

@@ -223,6 +223,8 @@ def evaluate(
     started = time.perf_counter()
     target = Path(target)
     info = open_dataset(reference)
+    if info.kind == "midi-tokens":
+        return _evaluate_music(target, info, n=n, out=out, seed=seed)
     if not target.exists():
         raise SonogenError(f"{target}: not found; pass a run dir or a folder of audio files")
     is_run = (target / "config.yaml").is_file()
@@ -417,6 +419,17 @@ def evaluate(
     return Evaluation(out=out, metrics=metrics, report=report_path)
 
 
+def _evaluate_music(target: Path, info, *, n: int, out, seed: int) -> Evaluation:
+    """A music run against a MIDI-token dataset: NLL, music statistics, memorization."""
+    from sonogen.music.metrics import evaluate_music
+
+    if not (target / "config.yaml").is_file():
+        raise SonogenError(f"{target}: not a run dir; a MIDI dataset evaluates a music run")
+    out = Path(out) if out is not None else target / "evaluation"
+    metrics = evaluate_music(target, info.path, n=n, seed=seed, out=out)
+    return Evaluation(out=out, metrics=metrics, report=out / "report.html")
+
+
 def _resample_for(classifier, audio: np.ndarray, info) -> np.ndarray:
     return _resample(
         np.clip(np.nan_to_num(audio), -1.0, 1.0), info.sample_rate, classifier.sample_rate
@@ -464,6 +477,8 @@ def headline(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
         text = f"{value:.{digits}f}"
         return f"{text} ± {spread:.{digits}f}" if spread is not None else text
 
+    if "statistics" in metrics:  # a music evaluation
+        return _music_headline(metrics)
     quality, diversity, heldout = metrics["quality"], metrics["diversity"], metrics["heldout_real"]
     rows = [
         (
@@ -508,6 +523,35 @@ def headline(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(
             ("generation (x real time)", number(metrics["generation"]["real_time_factor"], 1), "-")
         )
+    return rows
+
+
+def _music_headline(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Rows (statistic, generated, reference) of a music evaluation."""
+    rows = []
+    valid = metrics.get("valid") or {}
+    if valid.get("nll") is not None:
+        rows.append(("valid NLL (nats/token)", f"{valid['nll']:.3f}", "-"))
+        rows.append(("valid perplexity", f"{valid['perplexity']:.2f}", "-"))
+    for name, values in metrics["statistics"].items():
+        generated, reference = values["generated"], values["reference"]
+        overlap = values["overlap"]
+        rows.append(
+            (
+                name + (f" (overlap {overlap:.2f})" if overlap is not None else ""),
+                "-" if generated["mean"] is None else f"{generated['mean']:.3g}",
+                "-" if reference["mean"] is None else f"{reference['mean']:.3g}",
+            )
+        )
+    shared = metrics["memorization"]["longest_shared_tokens"]
+    baseline = metrics["memorization"]["held_out_baseline"] or {}
+    rows.append(
+        (
+            "longest run shared with training (tokens)",
+            f"{shared['mean']:.1f} (max {shared['max']})",
+            "-" if not baseline else f"{baseline['mean']:.1f} (max {baseline['max']})",
+        )
+    )
     return rows
 
 

@@ -226,7 +226,8 @@ class SelfAttention(nn.Module):
             dropout_p=self.dropout if self.training else 0,
         )
         keep = self.context - 1
-        kept = (k[:, :, k.shape[2] - keep :], v[:, :, v.shape[2] - keep :])
+        start = max(0, k.shape[2] - keep)  # fewer keys than the window holds: keep them all
+        kept = (k[:, :, start:], v[:, :, start:])
         return self.proj(y.transpose(1, 2).reshape(batch, count, width)), kept
 
 

@@ -213,7 +213,6 @@ class _TokenModel(Family):
         self.eval()
         if self.device.type == "cpu":
             torch.set_num_threads(1)  # one token at a time: threads only add fork-join waits
-            torch.set_flush_denormal(True)  # an x86 CPU slows down up to 100x on denormals
         try:
             with torch.inference_mode():
                 for indices in groups.values():
@@ -225,7 +224,6 @@ class _TokenModel(Family):
                         results[i] = output
         finally:
             torch.set_num_threads(threads)
-            torch.set_flush_denormal(False)  # torch's default
             self.train(was_training)
         return results
 
