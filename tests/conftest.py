@@ -71,6 +71,18 @@ def make_tone_dataset(
 
 
 @pytest.fixture
+def one_thread():
+    """Run a test on one torch thread: with tiny tensors on a shared 2-core machine a second
+    thread only adds fork-join waits (a tiny training step ran ~15x slower with two)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def tone_dataset(tmp_path: Path) -> Path:
     return make_tone_dataset(tmp_path / "tones")
 

@@ -48,14 +48,7 @@ TINY = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These models' tensors are tiny: on a shared 2-core machine a second thread only adds
-    fork-join waits (a training step here is ~15x slower with 2 threads than with 1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def train(model, clips, steps, labels=None, batch_size=16, seed=0):

@@ -36,13 +36,7 @@ TINY = FlowVAEConfig(
 )  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The tensors here are tiny: on a shared 2-core machine a second thread only adds waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def randomize(module: torch.nn.Module, scale: float = 0.3, seed: int = 0) -> None:

@@ -49,13 +49,7 @@ OVERFIT_STEPS = 300
 OVERFIT_NLL = 0.1  # nats per token on the held-out piece (measured: 0.019 LSTM, 0.008 transformer)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: on a shared 2-core machine a second thread only adds fork-join waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
