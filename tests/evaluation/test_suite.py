@@ -88,6 +88,14 @@ def runs(reference, tmp_path_factory) -> list[Path]:
     return made
 
 
+@pytest.fixture(scope="module")
+def evaluated(runs, reference, tmp_path_factory):
+    """One full evaluation of the 30-step run (n=40, seed 3), with its report."""
+    return sonogen.evaluate(
+        runs[1], reference, n=40, out=tmp_path_factory.mktemp("eval") / "eval", seed=3
+    )
+
+
 class _Links(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -132,9 +140,9 @@ def dataset_clips(path: Path, split: str) -> np.ndarray:
     return np.asarray(read_clips(info)[split_indices(info, split)], np.float32) / 32767.0
 
 
-def test_evaluate_run_writes_every_metric_and_a_complete_report(runs, reference, tmp_path):
-    result = sonogen.evaluate(runs[1], reference, n=40, out=tmp_path / "eval", seed=3)
-    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+def test_evaluate_run_writes_every_metric_and_a_complete_report(evaluated):
+    result = evaluated
+    saved = json.loads((result.out / "metrics.json").read_text())
     assert saved["n"] == 40 and saved["seed"] == 3
     assert saved["target"]["model"] == "specgan" and saved["target"]["steps"] == 30
     quality = saved["quality"]
@@ -162,11 +170,10 @@ def test_evaluate_run_writes_every_metric_and_a_complete_report(runs, reference,
         assert name in text
 
 
-def test_the_same_seed_gives_the_same_numbers(runs, reference, tmp_path):
-    first = sonogen.evaluate(runs[1], reference, n=24, out=tmp_path / "a", report=False)
-    again = sonogen.evaluate(runs[1], reference, n=24, out=tmp_path / "b", report=False)
-    assert first.metrics["quality"]["fad"] == again.metrics["quality"]["fad"]
-    assert first.metrics["diversity"] == again.metrics["diversity"]
+def test_the_same_seed_gives_the_same_numbers(evaluated, runs, reference, tmp_path):
+    again = sonogen.evaluate(runs[1], reference, n=40, out=tmp_path / "b", seed=3, report=False)
+    assert again.metrics["quality"]["fad"] == evaluated.metrics["quality"]["fad"]
+    assert again.metrics["diversity"] == evaluated.metrics["diversity"]
 
 
 def test_a_folder_of_copies_is_flagged_and_scores_like_real_data(reference, tmp_path):
@@ -210,7 +217,7 @@ def test_evaluate_errors_name_the_problem(runs, reference, tmp_path):
 
 
 def test_compare_writes_a_leaderboard_sorted_by_fad(runs, reference, tmp_path):
-    markdown, page, rows = sonogen.compare(runs, reference, tmp_path / "board", n=24)
+    markdown, page, rows = sonogen.compare(runs, reference, tmp_path / "board", n=16)
     fads = [row["fad"] for row in rows]
     assert fads == sorted(fads) and len(rows) == 2
     assert {row["steps"] for row in rows} == {2, 30}
@@ -233,8 +240,8 @@ def chromium() -> str | None:
     chromium() is None,
     reason="no Chromium installed (apt-get install chromium); .ci/run installs it",
 )
-def test_report_renders_in_headless_chromium(runs, reference, tmp_path):
-    result = sonogen.evaluate(runs[1], reference, n=16, out=tmp_path / "eval")
+def test_report_renders_in_headless_chromium(evaluated, tmp_path):
+    result = evaluated
     shot = tmp_path / "shot.png"
     command = [
         chromium(),
