@@ -370,17 +370,17 @@ def fad_infinity(
     }
 
 
-def inception_score(probabilities: Any, splits: int = 10) -> dict[str, Any]:
+def inception_score(probabilities: Any, splits: int = 10, seed: int = 0) -> dict[str, Any]:
     """Return the Inception Score of classifier outputs (higher is better, at most the classes).
 
     probabilities: `[n, classes]`, each row a distribution p(y|x) over the classes (summing to 1
     within 1e-3, else ValueError). IS = exp(E_x KL(p(y|x) || p(y))), p(y) the mean row, computed
-    on each of `splits` near-equal consecutive parts of the rows, as Salimans et al. (2016) and
-    the WaveGAN paper (on SC09) did. Returns {"mean", "std" (over the parts, ddof 0 as in their
-    code), "stderr" (std ddof 1 / sqrt(parts), None for 1 part), "splits" (parts used: fewer
-    when n < 10 x splits, so that each part has at least 10 clips), "n", "classes"}. K classes
-    predicted confidently and equally often give about K; the same prediction for every clip
-    gives 1.
+    on each of `splits` near-equal parts of the rows (a seeded random partition), as Salimans
+    et al. (2016) and the WaveGAN paper (on SC09) did. Returns {"mean", "std" (over the parts,
+    ddof 0 as in their code), "stderr" (std ddof 1 / sqrt(parts), None for 1 part), "splits"
+    (parts used: fewer when n < 10 x splits, so that each part has at least 10 clips), "n",
+    "classes"}. K classes predicted confidently and equally often give about K; the same
+    prediction for every clip gives 1.
     """
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.ndim != 2 or probabilities.shape[0] == 0 or probabilities.shape[1] == 0:
@@ -400,8 +400,12 @@ def inception_score(probabilities: Any, splits: int = 10) -> dict[str, Any]:
     # a part of one clip always scores 1 (its prediction is its own mean); parts get at least
     # IS_MIN_CLIPS_PER_SPLIT clips, so small sets use fewer parts instead of meaningless ones
     parts = max(1, min(int(splits), count // IS_MIN_CLIPS_PER_SPLIT))
+    # the parts are a seeded random partition: consecutive rows of an ordered set (clips sorted
+    # by class, as a dataset's valid split or a folder of files named by class is) would give
+    # single-class parts that each score about 1
+    order = np.random.default_rng(seed).permutation(count)
     scores = []
-    for part in np.array_split(probabilities, parts):
+    for part in np.array_split(probabilities[order], parts):
         marginal = part.mean(axis=0, keepdims=True)
         divergence = (scipy.special.xlogy(part, part) - scipy.special.xlogy(part, marginal)).sum(1)
         # KL is >= 0; rounding can leave -1e-17 where the rows equal their mean.
