@@ -511,7 +511,6 @@ def generate(
 
 def _transfer_file(run: str | Path, source: str | Path, out: str | Path) -> tuple[Path, float]:
     """Re-make an audio file with a run's model; the output has the input's rate and length."""
-    import soundfile as sf
     import soxr
 
     from sonogen.audio.io import read_audio, write_wav
@@ -529,7 +528,6 @@ def _transfer_file(run: str | Path, source: str | Path, out: str | Path) -> tupl
         made = soxr.resample(made, model.sample_rate, rate, quality="HQ")
     made = np.pad(made[:frames], (0, max(0, frames - len(made))))  # exactly the input's length
     write_wav(out, made, rate)
-    assert sf.info(out).frames == frames
     return out, frames / rate
 
 

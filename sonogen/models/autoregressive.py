@@ -232,19 +232,23 @@ class SelfAttention(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: x + attention(norm(x)), then x + MLP(norm(x))."""
+    """Pre-norm transformer block: x + attention(norm(x)), then x + MLP(norm(x)).
 
-    def __init__(self, config: TransformerARConfig):
+    ``attention(x, rotary, past) -> (output, kept keys/values)`` is the family's own (the music
+    models' masks their token window differently); the block is shared.
+    """
+
+    def __init__(self, width: int, dropout: float, attention: nn.Module):
         super().__init__()
-        self.attention_norm = nn.LayerNorm(config.width)
-        self.attention = SelfAttention(config)
-        self.mlp_norm = nn.LayerNorm(config.width)
+        self.attention_norm = nn.LayerNorm(width)
+        self.attention = attention
+        self.mlp_norm = nn.LayerNorm(width)
         self.mlp = nn.Sequential(
-            nn.Linear(config.width, 4 * config.width),
+            nn.Linear(width, 4 * width),
             nn.GELU(),
-            nn.Linear(4 * config.width, config.width),
+            nn.Linear(4 * width, width),
         )
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x, rotary, past):
         attended, kept = self.attention(self.attention_norm(x), rotary, past)
@@ -265,7 +269,9 @@ class TransformerFrameTier(nn.Module):
         self.head_dim = config.width // config.heads
         self.input = nn.Linear(config.frame_size, config.width)
         self.label_embedding = nn.Embedding(num_labels, config.width) if num_labels else None
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
+        self.blocks = nn.ModuleList(
+            Block(config.width, config.dropout, SelfAttention(config)) for _ in range(config.layers)
+        )
         self.norm = nn.LayerNorm(config.width)
 
     def forward(

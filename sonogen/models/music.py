@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from sonogen.config import DataConfig
 from sonogen.errors import SonogenError
+from sonogen.models.autoregressive import Block
 from sonogen.models.base import Family, seeded_generator
 
 PREVIEW_BARS = 4
@@ -470,27 +471,6 @@ class Attention(nn.Module):
         return self.proj(y.transpose(1, 2).reshape(batch, count, width)), kept
 
 
-class Block(nn.Module):
-    """Pre-norm block: x + attention(norm(x)), then x + MLP(norm(x))."""
-
-    def __init__(self, config: MusicTransformerConfig):
-        super().__init__()
-        self.attention_norm = nn.LayerNorm(config.width)
-        self.attention = Attention(config)
-        self.mlp_norm = nn.LayerNorm(config.width)
-        self.mlp = nn.Sequential(
-            nn.Linear(config.width, 4 * config.width),
-            nn.GELU(),
-            nn.Linear(4 * config.width, config.width),
-        )
-        self.dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x, rotary, past):
-        attended, kept = self.attention(self.attention_norm(x), rotary, past)
-        x = x + self.dropout(attended)
-        return x + self.dropout(self.mlp(self.mlp_norm(x))), kept
-
-
 class MusicTransformer(_TokenModel):
     """Decoder-only transformer over tokens (see the module docstring)."""
 
@@ -513,7 +493,9 @@ class MusicTransformer(_TokenModel):
         self.context = config.context_tokens
         self.embedding = nn.Embedding(self.vocab_size, config.width)
         self.dropout = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
+        self.blocks = nn.ModuleList(
+            Block(config.width, config.dropout, Attention(config)) for _ in range(config.layers)
+        )
         self.norm = nn.LayerNorm(config.width)
         self.output = nn.Linear(config.width, self.vocab_size, bias=False)
         for module in self.modules():
