@@ -6,6 +6,7 @@ soundfile (libsndfile) decodes WAV, FLAC, OGG/Vorbis, AIFF and MP3 at any bit de
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -128,7 +129,9 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
     """Write `audio: [samples]` float in [-1, 1] as a mono 16-bit PCM WAV, creating parent dirs.
 
-    Values outside [-1, 1] are clipped and NaN becomes 0.
+    Values outside [-1, 1] are clipped and NaN becomes 0. The file is written under a temporary
+    name in the same folder (`.NAME.tmp-PID`) and renamed onto `path`, so a reader (or a crash)
+    never sees half a file. Raises SonogenError naming `path` when it cannot be written.
     """
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 1:
@@ -136,5 +139,31 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
     audio = np.clip(np.nan_to_num(audio, nan=0.0), -1.0, 1.0)
     pcm = np.round(audio * 32767.0).astype(np.int16)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, pcm, int(sample_rate), subtype="PCM_16", format="WAV")
+    if path.is_dir():
+        raise SonogenError(f"{path}: is a folder, cannot write a WAV there; choose a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SonogenError(
+            f"{path}: cannot create its folder ({error.strerror or error}); "
+            "choose a writable location"
+        ) from error
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        sf.write(temporary, pcm, int(sample_rate), subtype="PCM_16", format="WAV")
+        os.replace(temporary, path)
+    except (OSError, sf.SoundFileError) as error:
+        _remove_quietly(temporary)
+        reason = getattr(error, "strerror", None) or _soundfile_reason(error)
+        message = f"{path}: cannot write ({reason}); choose a writable location"
+        raise SonogenError(message) from error
+    except BaseException:
+        _remove_quietly(temporary)
+        raise
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,3 +131,29 @@ def test_write_wav_clips_and_zeroes_nan(tmp_path):
     assert pcm.tolist() == [0, 16384, -16384, 32767, -32767, 0, 32767]
     with pytest.raises(ValueError, match="samples"):
         write_wav(path, np.zeros((2, 10)), 8000)
+
+
+def test_write_wav_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "out.wav"
+    write_wav(target, np.full(100, 0.25), 8000)
+    before = target.read_bytes()
+
+    def broken_write(file, *args, **kwargs):
+        Path(file).write_bytes(b"RIFF half")  # a partial temporary, then the disk fills
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sf, "write", broken_write)
+    with pytest.raises(SonogenError, match=r"out\.wav: cannot write \(No space left on device\)"):
+        write_wav(target, np.zeros(100), 8000)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]
+
+
+def test_write_wav_to_a_folder_or_under_a_file_names_the_path(tmp_path):
+    (tmp_path / "folder.wav").mkdir()
+    with pytest.raises(SonogenError, match=r"folder\.wav: is a folder"):
+        write_wav(tmp_path / "folder.wav", np.zeros(10), 8000)
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(SonogenError, match=r"plain/a\.wav: cannot create its folder"):
+        write_wav(tmp_path / "plain" / "a.wav", np.zeros(10), 8000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.wav", "plain"]
