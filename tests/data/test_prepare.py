@@ -15,10 +15,11 @@ import soundfile as sf
 
 from sonogen.data.prepare import PrepareSummary, prepare, write_dataset
 from sonogen.errors import SonogenError
+from tests.conftest import SHARED_DATA
 
 RATE = 16000
 CLIP = 8192
-FSDD = Path(__file__).resolve().parents[3] / "shared" / "data" / "fsdd"
+FSDD = SHARED_DATA / "fsdd"
 
 
 def sine(frequency: float, seconds: float, rate: int, amplitude: float = 0.5) -> np.ndarray:
