@@ -209,9 +209,43 @@ def test_augment_changes_audio_but_keeps_shape_and_range():
     assert changed.sum() >= 12  # each of 4 augmentations hits a clip with p=0.5
 
 
-def test_training_with_augment_runs(tmp_path, tone_dataset):
-    run = train_tiny(tone_dataset, tmp_path / "run", steps=3, augment=True)
-    assert sonogen.api.info(run)["steps"] == 3
+def test_augment_changes_the_batches_the_model_trains_on(tmp_path, tone_dataset, monkeypatch):
+    """With the same seed, `augment=True` hands train_step other audio than the dataset's clips;
+    without it, every row of every batch is one of the training clips, unchanged."""
+    import numpy as np
+
+    from sonogen.data.dataset import open_dataset, read_clips, split_indices
+    from sonogen.models.gan import WaveGAN
+
+    seen: list[torch.Tensor] = []
+    original = WaveGAN.train_step
+
+    def recording(self, audio, *args, **kwargs):
+        seen.append(audio.detach().clone())
+        return original(self, audio, *args, **kwargs)
+
+    monkeypatch.setattr(WaveGAN, "train_step", recording)
+    batches = {}
+    for augment in (False, True):
+        seen.clear()
+        run = train_tiny(tone_dataset, tmp_path / f"run_{augment}", steps=3, augment=augment)
+        assert sonogen.api.info(run)["steps"] == 3
+        batches[augment] = torch.stack(seen)  # [steps, batch, samples]
+    plain, augmented = batches[False], batches[True]
+    assert plain.shape == augmented.shape == (3, 8, 1024)
+    assert augmented.abs().max() <= 1
+
+    info = open_dataset(tone_dataset)
+    clips = torch.from_numpy(np.asarray(read_clips(info), np.float32) / 32767.0)
+    train_clips = clips[split_indices(info, "train")]
+
+    def is_a_training_clip(row: torch.Tensor) -> bool:
+        return bool(((train_clips - row).abs().amax(dim=1) == 0).any())
+
+    assert all(is_a_training_clip(row) for row in plain.flatten(0, 1))
+    changed = [not is_a_training_clip(row) for row in augmented.flatten(0, 1)]
+    # each of 4 augmentations hits a clip with p=0.5: all 24 rows untouched has odds 1 in 1e27
+    assert sum(changed) >= 12, changed
 
 
 def test_api_names_survive_submodule_imports(tmp_path, tone_dataset):
