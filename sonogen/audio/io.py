@@ -37,7 +37,7 @@ _STREAMING_SIZES = {0, 0xFFFFFFFF, 0x7FFFFFFF}
 class AudioFileError(SonogenError):
     """An audio file that cannot be used: `reason` is a short stable word, `detail` says more.
 
-    reason is one of "unreadable", "empty", "not audio"; the message is
+    reason is one of "unreadable", "empty", "not audio", "too long"; the message is
     `PATH: REASON: DETAIL; re-export it or remove it`.
     """
 
@@ -70,17 +70,26 @@ def _soundfile_reason(error: Exception) -> str:
     text = getattr(error, "error_string", "") or str(error)
     text = re.sub(r"^Error opening .*?: ", "", text).strip().rstrip(".")
     text = re.sub(r"^Error\s*:\s*", "", text)
+    if text.startswith("File does not exist or is not a regular file"):
+        # libsndfile's mpg123 reader answers this for any MP3 it cannot decode; the file is there.
+        return (
+            "corrupt or truncated: the decoder found no readable audio "
+            f"(libsndfile error {getattr(error, 'code', '?')})"
+        )
     return text or f"libsndfile error {getattr(error, 'code', '?')}"
 
 
-def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+def read_audio(
+    path: str | Path, sample_rate: int | None = None, *, max_seconds: float | None = None
+) -> tuple[np.ndarray, int]:
     """Return (audio, rate): audio float32 `[samples]`, channels averaged to mono.
 
     When `sample_rate` is given and differs from the file's rate, the audio is resampled to it with
     soxr (quality "HQ") and that rate is returned; otherwise the file's own rate is returned.
     Raises AudioFileError (a SonogenError) whose message starts with the path, with reason
-    "empty" (0-byte file or 0 frames), "not audio" (no audio header) or "unreadable" (damaged or
-    truncated; libsndfile's error text in the detail).
+    "empty" (0-byte file, 0 frames, or none left after resampling), "not audio" (no audio
+    header), "unreadable" (damaged or truncated; libsndfile's error text in the detail) or
+    "too long" (more than `max_seconds`, checked before decoding).
     """
     path = Path(path)
     try:
@@ -106,6 +115,13 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
                     )
             if sound.frames == 0:
                 raise AudioFileError(path, "empty", "no audio frames")
+            if max_seconds is not None and sound.frames > max_seconds * sound.samplerate:
+                raise AudioFileError(
+                    path,
+                    "too long",
+                    f"{sound.frames / sound.samplerate:.0f} s, the limit is {max_seconds:g} s; "
+                    "split it into shorter files",
+                )
             file_rate = sound.samplerate
             data = sound.read(dtype="float32", always_2d=True)
     except sf.SoundFileError as error:
@@ -122,6 +138,12 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
         audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
     if sample_rate is not None and sample_rate != file_rate:
         audio = soxr.resample(audio, file_rate, sample_rate, quality="HQ")
+        if len(audio) == 0:
+            raise AudioFileError(
+                path,
+                "empty",
+                f"{data.shape[0]} samples at {file_rate} Hz give none at {sample_rate} Hz",
+            )
         file_rate = sample_rate
     return np.ascontiguousarray(audio, dtype=np.float32), int(file_rate)
 

@@ -9,6 +9,7 @@ written, and the output appears only when complete (written to a hidden sibling,
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import logging
 import math
@@ -16,9 +17,10 @@ import numbers
 import os
 import re
 import shutil
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,21 @@ LABEL_FORMS = '"folder", "csv:PATH" (columns file,label), "none"'
 _FSDD_NAME = re.compile(r"^(\d)_([^_]+)_(\d+)\.[A-Za-z0-9]+$")
 _FSDD_RULE = "{digit}_{speaker}_{take}.wav, takes 0-4 go to valid"
 _JUNK_NAMES = {"__MACOSX"}  # macOS zip debris; hidden names (".DS_Store", "._x.wav") also skipped
+
+# Limits that turn a typo into a clear error instead of hours of work or an allocator traceback.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
+MAX_CLIP_SECONDS = 600  # one clip is at most 10 minutes at the sample rate
+MAX_OVERLAP = 64  # --hop at least clip_samples / 64: each sample is in at most 64 clips
+MAX_FILE_SECONDS = 3 * 3600  # a longer file is skipped: decoding it alone would take GBs
+MAX_FILE_CLIP_BYTES = 1 << 30  # the clips cut from one file; more is skipped with its reason
+CLIP_OVERHEAD_BYTES = 512  # items.csv row and bookkeeping per clip, beside its samples
+# The files sonogen writes into a dataset dir (prepare, prepare-midi, the built-ins): --force
+# replaces a folder only when it holds nothing else, so it never deletes a user's file.
+DATASET_FILES = frozenset(
+    {"dataset.json", "audio.npy", "items.csv", "skipped.csv", "tokens.npy", "pieces.csv"}
+    | {"tokenizer.json"}
+)
+SKIPPED_HEADER = "file,reason"
 
 
 @dataclass(frozen=True)
@@ -106,10 +123,12 @@ def prepare(
     options or paths, and when no file gave a clip (after writing `out/skipped.csv`).
     """
     started = time.perf_counter()
+    sample_rate = check_sample_rate("--sample-rate", sample_rate)
+    clip_samples = check_clip_samples(clip_samples, sample_rate)
     settings = _CutSettings(
-        sample_rate=_positive_int("--sample-rate", sample_rate),
-        clip_samples=_positive_int("--clip-samples", clip_samples),
-        hop_samples=None if hop_samples is None else _positive_int("--hop", hop_samples),
+        sample_rate=sample_rate,
+        clip_samples=clip_samples,
+        hop_samples=None if hop_samples is None else _check_hop(hop_samples, clip_samples),
         trim_silence=bool(trim_silence),
         top_db=_positive_float("--top-db", top_db),
         normalize=_check_normalize(normalize),
@@ -124,8 +143,8 @@ def prepare(
         raise SonogenError(f"--seed: must be a whole number, 0 or more, got {seed!r}")
     source_path, out_path = _check_paths(source, out, force)
 
-    files = find_audio_files(source_path)
-    if not files:
+    files, problems = scan_files(source_path, AUDIO_EXTENSIONS)
+    if not files and not problems:
         suffixes = " ".join(sorted(AUDIO_EXTENSIONS))
         raise SonogenError(
             f"{source}: no audio files found (looked for {suffixes}, in sub-folders too); "
@@ -146,19 +165,36 @@ def prepare(
     }
     todo = [(index, name) for index, name in enumerate(files) if index not in skipped]
     decoded: dict[int, tuple[np.ndarray, list[int]]] = {}
+    budget = memory_budget()
+    held = 0
     for index, clips, starts, reason, detail in _run(
         source_path, todo, settings, workers, progress
     ):
         if clips is None:
             skipped[index] = (reason, detail)
             log.debug("skipped %s: %s: %s", files[index], reason, detail)
-        else:
-            decoded[index] = (clips, starts)
+            continue
+        decoded[index] = (clips, starts)
+        held += clips.nbytes + CLIP_OVERHEAD_BYTES * len(clips)
+        if held > budget:
+            raise SonogenError(
+                f"{source}: the clips would take more than {budget / 2**30:.1f} GiB (half of "
+                f"this machine's memory; {len(decoded)} of {len(files)} files gave "
+                f"{sum(len(c) for c, _ in decoded.values())} clips); use a larger --hop, a "
+                "shorter --clip-samples or prepare the files in smaller folders"
+            )
 
-    skipped_rows = [
-        (files[i], f"{reason}: {detail}") for i, (reason, detail) in sorted(skipped.items())
-    ]
-    reasons = dict(sorted(Counter(reason for reason, _ in skipped.values()).items()))
+    skipped_rows = sorted(
+        [(files[i], f"{reason}: {detail}") for i, (reason, detail) in skipped.items()]
+        + [(name, f"{reason}: {detail}") for name, reason, detail in problems]
+    )
+    reasons = dict(
+        sorted(
+            Counter(
+                [reason for reason, _ in skipped.values()] + [r for _, r, _ in problems]
+            ).items()
+        )
+    )
     options = {
         "sample_rate": settings.sample_rate,
         "clip_samples": settings.clip_samples,
@@ -175,7 +211,7 @@ def prepare(
         _publish(out_path, force, lambda tmp: _write_skipped(tmp / "skipped.csv", skipped_rows))
         counted = ", ".join(f"{count} {reason}" for reason, count in reasons.items())
         raise SonogenError(
-            f"no clips made from {source}: {len(skipped)} files skipped ({counted}); "
+            f"no clips made from {source}: {len(skipped_rows)} files skipped ({counted}); "
             f"see {out_path / 'skipped.csv'}"
         )
 
@@ -210,7 +246,7 @@ def prepare(
         sample_rate=settings.sample_rate,
         clip_samples=settings.clip_samples,
         labels=found_labels,
-        source=str(source_path),
+        source=display_name(str(source_path)),
         skipped=skipped_rows,
         options=options,
         force=force,
@@ -218,7 +254,7 @@ def prepare(
     valid_clips = sum(item["split"] == "valid" for item in items)
     summary = PrepareSummary(
         out=out_path,
-        files_total=len(files),
+        files_total=len(files) + len(problems),
         files_used=len(used),
         clips=len(items),
         skipped=reasons,
@@ -304,26 +340,107 @@ def write_dataset(
 
 
 def find_audio_files(source: Path) -> list[str]:
-    """Return the sorted '/'-separated paths, relative to `source`, of its audio files.
+    """Return the sorted '/'-separated paths, relative to `source`, of its usable audio files.
 
-    Hidden files and folders (".DS_Store", "._x.wav", ".git") and "__MACOSX" debris are left out.
+    Hidden files and folders (".DS_Store", "._x.wav", ".git") and "__MACOSX" debris are left out;
+    so are the entries `scan_files` reports as problems (broken links, names not valid UTF-8).
+    """
+    return scan_files(source, AUDIO_EXTENSIONS)[0]
+
+
+def scan_files(
+    source: Path, extensions: frozenset[str]
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Return (files, problems) under `source`, following folder links, each folder once.
+
+    files: the sorted '/'-separated relative paths of regular files whose suffix is in
+    `extensions`. problems: sorted (name, reason, detail) for what looks like one but cannot be
+    used: an unreadable folder, a broken or looping link, a pipe or device, a name that is not
+    valid UTF-8 (the name escaped with backslashes, so it can be written to a CSV).
     """
     found: list[str] = []
+    problems: list[tuple[str, str, str]] = []
+    unreadable: list[OSError] = []
     seen_dirs: set[str] = set()
-    for folder, dirnames, filenames in os.walk(source, followlinks=True):
+    for folder, dirnames, filenames in os.walk(source, onerror=unreadable.append, followlinks=True):
         real = os.path.realpath(folder)
-        if real in seen_dirs:  # a symlink loop
+        if real in seen_dirs:  # a symlink loop, or a second link to one folder: read it once
             dirnames.clear()
             continue
         seen_dirs.add(real)
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _JUNK_NAMES]
         relative = Path(folder).relative_to(source)
         for name in filenames:
-            if name.startswith(".") or Path(name).suffix.lower() not in AUDIO_EXTENSIONS:
+            if name.startswith("."):
                 continue
-            if os.path.isfile(os.path.join(folder, name)):
-                found.append((relative / name).as_posix())
-    return sorted(found)
+            path = os.path.join(folder, name)
+            key = (relative / name).as_posix()
+            suffix = Path(name).suffix.lower()
+            if suffix not in extensions:
+                # A link that resolves to nothing may have been a folder of sounds.
+                if not suffix and os.path.islink(path) and not os.path.exists(path):
+                    problems.append((display_name(key), *_not_a_file(path)))
+                continue
+            if not _is_utf8(key):
+                problems.append((display_name(key), "bad name", "not valid UTF-8; rename the file"))
+            elif os.path.isfile(path):
+                found.append(key)
+            else:
+                problems.append((key, *_not_a_file(path)))
+    for error in unreadable:
+        where = Path(error.filename or source)
+        if where == Path(source):
+            raise SonogenError(
+                f"{source}: cannot be read ({error.strerror or error}); check its permissions"
+            )
+        name = display_name(where.relative_to(source).as_posix()) + "/"
+        problems.append(
+            (name, "unreadable folder", f"{error.strerror or error}; its files skipped")
+        )
+    return sorted(found), sorted(problems)
+
+
+def _not_a_file(path: str) -> tuple[str, str]:
+    """Return (reason, detail) for a directory entry that is not a readable regular file."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if os.path.islink(path):
+            if error.errno == errno.ELOOP:
+                return "broken link", "the link loops back on itself"
+            target = display_name(os.readlink(path))
+            return "broken link", f"points to {short(target)}, which does not exist"
+        return "unreadable", error.strerror or str(error)
+    return "not a file", "a pipe, socket or device; copy the audio into a regular file"
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def display_name(name: str) -> str:
+    """Return `name` as valid UTF-8 text: bytes that are not UTF-8 (kept by Python as surrogate
+    escapes) are written as backslash escapes ("bad\\xff.wav")."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def short(text: str, limit: int = 80) -> str:
+    """Return `text` cut to `limit` characters (with "...") for quoting in an error message."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def memory_budget() -> int:
+    """Return the bytes of clips prepare may hold: half of this machine's memory (8 GiB where
+    it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (AttributeError, ValueError, OSError):
+        return 8 << 30
 
 
 def _run(
@@ -332,28 +449,68 @@ def _run(
     settings: _CutSettings,
     workers: int,
     progress: Callable[[int, int], None] | None,
-) -> list[_FileResult]:
-    """Process every (index, name) in `todo`, in `workers` processes; return one result per file."""
+) -> Iterator[_FileResult]:
+    """Yield one result per (index, name) in `todo`, processed in `workers` processes, as they
+    finish. Closing the generator early cancels the files not yet started."""
     total = len(todo)
     # Several chunks per worker keep all busy to the end; at most CHUNK_FILES to stream progress.
     size = max(1, min(CHUNK_FILES, math.ceil(total / (workers * 4))))
     chunks = [todo[i : i + size] for i in range(0, total, size)]
-    results: list[_FileResult] = []
+    done = 0
     if workers == 1 or len(chunks) <= 1:
         for chunk in chunks:
-            results.extend(_process_chunk(str(source), chunk, settings))
+            yield from _process_chunk(str(source), chunk, settings)
+            done += len(chunk)
             if progress is not None:
-                progress(len(results), total)
-        return results
+                progress(done, total)
+        return
     # Python's default start method: forcing "spawn" would re-run an unguarded script (or fail
     # in `python -`) in every worker on Linux; where Python defaults to it, the guard is needed.
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(chunks)),
+        initializer=_watch_parent,
+        initargs=(os.getpid(),),
+    )
+    try:
         futures = [pool.submit(_process_chunk, str(source), chunk, settings) for chunk in chunks]
         for future in as_completed(futures):
-            results.extend(future.result())
+            results = future.result()
+            yield from results
+            done += len(results)
             if progress is not None:
-                progress(len(results), total)
-    return results
+                progress(done, total)
+    finally:
+        # On an early stop (a limit, an error) the chunks not started are dropped.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _watch_parent(parent: int) -> None:
+    """End this worker process soon after the prepare that started it is gone.
+
+    A parent killed with SIGKILL never closes the task pipe, so without this its workers would
+    wait on the pipe for ever.
+    """
+    direct = os.getppid() == parent
+
+    def watch() -> None:
+        while (os.getppid() == parent) if direct else _alive(parent):
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="sonogen-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Return whether process `pid` exists (True where that cannot be told)."""
+    if os.name == "nt":  # os.kill(pid, 0) would end the process there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _process_chunk(
@@ -368,6 +525,11 @@ def _process_chunk(
             results.append((index, None, [], skip.reason, skip.detail))
         except AudioFileError as error:
             results.append((index, None, [], error.reason, error.detail))
+        except (OSError, ValueError, RuntimeError, MemoryError) as error:
+            # A decoder or resampler failing on one odd file must not end the whole prepare.
+            log.warning("%s: %s", name, error)
+            detail = f"{type(error).__name__}: {short(str(error))}"
+            results.append((index, None, [], "unreadable", detail))
         else:
             results.append((index, clips, starts, "", ""))
     return results
@@ -383,7 +545,7 @@ class _Skip(Exception):
 def _cut_file(path: Path, settings: _CutSettings) -> tuple[np.ndarray, list[int]]:
     """Return (clips int16 [k, clip_samples], start sample of each) for one file, or raise _Skip."""
     rate = settings.sample_rate
-    audio, _ = read_audio(path, rate)
+    audio, _ = read_audio(path, rate, max_seconds=MAX_FILE_SECONDS)
     peak = float(np.max(np.abs(audio)))
     if peak < SILENT_PEAK:
         level = "all samples are zero" if peak == 0 else f"peak {20 * math.log10(peak):.0f} dBFS"
@@ -404,6 +566,14 @@ def _cut_file(path: Path, settings: _CutSettings) -> tuple[np.ndarray, list[int]
     hop = settings.hop_samples
     if hop is None:
         starts = [0]
+    elif math.ceil(len(audio) / hop) * clip * 2 > MAX_FILE_CLIP_BYTES:
+        count = math.ceil(len(audio) / hop)
+        raise _Skip(
+            "too long",
+            f"{len(audio) / rate:.0f} s would make {count} clips of {clip} samples with --hop "
+            f"{hop} ({count * clip * 2 / 2**30:.1f} GiB, the limit per file is "
+            f"{MAX_FILE_CLIP_BYTES / 2**30:g} GiB); use a larger --hop or split the file",
+        )
     else:
         starts = []
         for start in range(0, len(audio), hop):
@@ -442,20 +612,20 @@ def _to_int16(audio: np.ndarray) -> np.ndarray:
 def _write_skipped(path: Path, rows: Sequence[tuple[str, str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["file", "reason"])
-        writer.writerows(rows)
+        writer.writerow(SKIPPED_HEADER.split(","))
+        writer.writerows((display_name(name), display_name(reason)) for name, reason in rows)
 
 
 def _publish(out: Path, force: bool, fill: Callable[[Path], None]) -> None:
     """Build the output in a hidden sibling of `out` with `fill`, then rename it into place.
 
-    A run that fails or is interrupted leaves any previous `out` as it was.
+    A run that fails or is interrupted leaves any previous `out` as it was; the hidden sibling a
+    killed run left behind is removed by the next run to the same `out`.
     """
     _check_out(out, force)
-    temporary = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if temporary.exists():  # left by a killed run that had our pid
-        shutil.rmtree(temporary)
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)
+    temporary = out.parent / f".{out.name}.tmp-{os.getpid()}"
     temporary.mkdir()
     try:
         fill(temporary)
@@ -476,6 +646,35 @@ def _publish(out: Path, force: bool, fill: Callable[[Path], None]) -> None:
             shutil.rmtree(temporary, ignore_errors=True)
 
 
+def remove_stale_temporaries(out: Path) -> list[Path]:
+    """Remove the `.OUT.tmp-PID` folders beside `out` that a killed run left; return them.
+
+    Only folders whose process is gone and that hold nothing but dataset files are removed, and
+    a `.OUT.old-PID` (the previous dataset, set aside for the swap) only while `out` exists.
+    """
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(tmp|old)-(\d+)")
+    removed = []
+    try:
+        entries = list(os.scandir(out.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if not match or not entry.is_dir(follow_symlinks=False):
+            continue
+        pid = int(match.group(2))
+        if pid != os.getpid() and _alive(pid):
+            continue  # a prepare to the same OUT still running
+        if match.group(1) == "old" and not out.exists():
+            log.warning("%s: a killed run left the previous dataset here; rename it", entry.path)
+            continue
+        if _not_ours(Path(entry.path), need_info=False) is None:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+            log.info("removed %s, left by a run that was killed", entry.path)
+    return removed
+
+
 def _check_out(out: Path, force: bool) -> None:
     """Raise SonogenError unless `out` is free, or `force` is set and it is ours to replace."""
     if not (out.exists() or out.is_symlink()):
@@ -484,16 +683,72 @@ def _check_out(out: Path, force: bool) -> None:
         raise SonogenError(
             f"{out}: already exists; pass --force to overwrite it or choose another OUT"
         )
-    # --force must not wipe an unrelated folder (a typo'd home dir): only a dataset dir, a failed
-    # prepare's leftovers or an empty folder are replaced.
+    # --force must not wipe anything a user made (a typo'd home dir, a folder that happens to
+    # hold a skipped.csv): only an empty folder or one holding nothing but sonogen's own files.
+    if out.is_symlink():
+        raise SonogenError(
+            f"{out}: is a symbolic link, so --force will not replace it; remove the link or "
+            "choose another OUT"
+        )
     if not out.is_dir():
         raise SonogenError(f"{out}: exists and is not a folder; remove it or choose another OUT")
-    entries = {entry.name for entry in out.iterdir()}
-    if entries and not entries & {"dataset.json", "skipped.csv"}:
+    problem = _not_ours(out, need_info=True)
+    if problem is not None:
         raise SonogenError(
-            f"{out}: exists and is not a sonogen dataset (no dataset.json), so --force will not "
-            "delete it; remove it yourself or choose another OUT"
+            f"{out}: {problem}, so --force will not delete it; remove it yourself or choose "
+            "another OUT"
         )
+
+
+def _not_ours(folder: Path, *, need_info: bool) -> str | None:
+    """Return why `folder` is not a dataset dir sonogen wrote (None when it is, or is empty).
+
+    Ours: every entry is a regular file named in DATASET_FILES, and (with `need_info`) a
+    dataset.json sonogen wrote, or only the skipped.csv a prepare that made nothing leaves.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as error:
+        return f"cannot be listed ({error.strerror or error})"
+    foreign = sorted(
+        entry.name
+        for entry in entries
+        if entry.name not in DATASET_FILES or not entry.is_file(follow_symlinks=False)
+    )
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        name = short(display_name(foreign[0]))
+        return f"is not a sonogen dataset (it holds {name}{more}, which sonogen did not write)"
+    names = {entry.name for entry in entries}
+    if not need_info or not names:
+        return None
+    if names == {"skipped.csv"}:
+        if _first_line(folder / "skipped.csv") == SKIPPED_HEADER:
+            return None
+        return "holds a skipped.csv sonogen did not write"
+    if "dataset.json" not in names:
+        return "is not a sonogen dataset (no dataset.json)"
+    try:
+        if (folder / "dataset.json").stat().st_size > 1 << 20:
+            raise ValueError("too large")
+        info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return f"holds a dataset.json sonogen cannot read ({short(str(error))})"
+    if not (
+        isinstance(info, dict)
+        and "format_version" in info
+        and str(info.get("created_by", "")).startswith("sonogen")
+    ):
+        return "holds a dataset.json sonogen did not write"
+    return None
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            return handle.readline(200).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
 
 
 def _check_paths(source: str | Path, out: str | Path, force: bool) -> tuple[Path, Path]:
@@ -536,37 +791,69 @@ def _resolve_labels(
 
 
 def _read_label_csv(given: str, source: Path) -> dict[str, str]:
+    """Return {file: label} from a labels CSV (columns file,label); SonogenError naming the CSV
+    and its row for anything that is not one clean label per file."""
     path = Path(given).expanduser()
-    if not path.is_file() and not path.is_absolute() and (source / given).is_file():
+    if not path.exists() and not path.is_absolute() and (source / given).is_file():
         path = source / given  # a labels file kept inside the source folder
+    if path.is_dir():
+        raise SonogenError(
+            f"{given}: is a folder, not a labels CSV; give the CSV's path after --labels csv:"
+        )
     if not path.is_file():
         raise SonogenError(f"{given}: labels CSV not found; check the path after --labels csv:")
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            fields = [field.strip() for field in reader.fieldnames or []]
-            if "file" not in fields or "label" not in fields:
-                raise SonogenError(
-                    f"{given}: needs the columns file,label (has {','.join(fields) or 'none'}); "
-                    "fix its header row"
-                )
-            reader.fieldnames = fields
-            table: dict[str, str] = {}
-            for row in reader:
-                name = (row.get("file") or "").strip().replace("\\", "/")
-                name = name.removeprefix("./")
-                label = (row.get("label") or "").strip()
-                if name and table.get(name, label) != label:
-                    raise SonogenError(
-                        f"{given}: {name} has two labels ({table[name]!r} and {label!r}); "
-                        "keep one row per file"
-                    )
-                if name:
-                    table[name] = label
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise SonogenError(
             f"{given}: not UTF-8 text ({error.reason}); save it as UTF-8 CSV"
         ) from error
+    except OSError as error:
+        raise SonogenError(
+            f"{given}: cannot be read ({error.strerror or error}); check its permissions"
+        ) from error
+    if "\x00" in text:
+        raise SonogenError(f"{given}: holds NUL bytes, so it is not a text CSV; save it as CSV")
+    try:
+        return _label_rows(given, csv.DictReader(text.splitlines()))
+    except csv.Error as error:
+        raise SonogenError(f"{given}: not a readable CSV ({error}); fix or re-export it") from None
+
+
+def _label_rows(given: str, reader: csv.DictReader) -> dict[str, str]:
+    fields = [field.strip() for field in reader.fieldnames or []]
+    if "file" not in fields or "label" not in fields:
+        has = short(",".join(fields)) or "none"
+        raise SonogenError(f"{given}: needs the columns file,label (has {has}); fix its header row")
+    reader.fieldnames = fields
+    table: dict[str, str] = {}
+    first_row: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        name = (row.get("file") or "").strip().replace("\\", "/").removeprefix("./")
+        label = (row.get("label") or "").strip()
+        if not name and not label:
+            continue  # a blank line
+        where = f"{given}: row {line}"
+        if not name:
+            raise SonogenError(f"{where}: label {short(label)!r} has no file; fill in the file")
+        if not label:
+            raise SonogenError(
+                f"{where}: {short(name)} has an empty label; give it one or remove the row"
+            )
+        bad = next((char for char in label if ord(char) < 32 or ord(char) == 127), None)
+        if bad is not None:
+            raise SonogenError(
+                f"{where}: the label of {short(name)} holds the control character "
+                f"{bad!r}; remove it"
+            )
+        if name in first_row:
+            raise SonogenError(
+                f"{where}: {short(name)} is listed again (first on row {first_row[name]}); "
+                "keep one row per file"
+            )
+        first_row[name] = line
+        table[name] = label
     return table
 
 
@@ -624,6 +911,40 @@ def _check_normalize(normalize: str) -> str:
             f"--normalize: unknown mode {normalize!r}; use one of {', '.join(NORMALIZE_MODES)}"
         )
     return normalize
+
+
+def check_sample_rate(option: str, value: object) -> int:
+    """Return `value` as a sample rate in Hz within MIN_SAMPLE_RATE..MAX_SAMPLE_RATE."""
+    rate = _positive_int(option, value)
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise SonogenError(
+            f"{option}: {rate} Hz is outside {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz; "
+            "use e.g. 16000 or 44100"
+        )
+    return rate
+
+
+def check_clip_samples(value: object, sample_rate: int) -> int:
+    """Return `value` as --clip-samples: at most MAX_CLIP_SECONDS at `sample_rate`."""
+    clip = _positive_int("--clip-samples", value)
+    limit = MAX_CLIP_SECONDS * sample_rate
+    if clip > limit:
+        raise SonogenError(
+            f"--clip-samples: {clip} is {clip / sample_rate:.0f} s at {sample_rate} Hz, above "
+            f"the {MAX_CLIP_SECONDS} s limit; use at most {limit}"
+        )
+    return clip
+
+
+def _check_hop(value: object, clip_samples: int) -> int:
+    hop = _positive_int("--hop", value)
+    least = math.ceil(clip_samples / MAX_OVERLAP)
+    if hop < least:
+        raise SonogenError(
+            f"--hop: {hop} would put each sample in {clip_samples // hop} clips of "
+            f"{clip_samples} samples (the limit is {MAX_OVERLAP}); use --hop {least} or more"
+        )
+    return hop
 
 
 def _positive_int(option: str, value: object) -> int:
