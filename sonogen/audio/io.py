@@ -102,7 +102,8 @@ def read_audio(
         raise AudioFileError(path, "empty", "0-byte file")
 
     try:
-        with sf.SoundFile(path) as sound:
+        # bytes, so a name that is not valid UTF-8 (kept as surrogate escapes) still opens
+        with sf.SoundFile(os.fsencode(path)) as sound:
             truncated = _TRUNCATED.search(sound.extra_info)
             if truncated:
                 promised, present = int(truncated.group(1)), int(truncated.group(2))
@@ -172,7 +173,7 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
         ) from error
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        sf.write(temporary, pcm, int(sample_rate), subtype="PCM_16", format="WAV")
+        sf.write(os.fsencode(temporary), pcm, int(sample_rate), subtype="PCM_16", format="WAV")
         os.replace(temporary, path)
     except (OSError, sf.SoundFileError) as error:
         _remove_quietly(temporary)

@@ -83,13 +83,17 @@ def make_notes(
     import soxr
     from symusic import Synthesizer
 
-    from sonogen.data.prepare import write_dataset
+    from sonogen.data.prepare import (
+        _check_out,
+        check_clip_samples,
+        check_sample_rate,
+        write_dataset,
+    )
 
-    if sample_rate <= 0 or clip_samples <= 0:
-        raise SonogenError("--sample-rate and --clip-samples must be positive")
+    sample_rate = check_sample_rate("--sample-rate", sample_rate)
+    clip_samples = check_clip_samples(clip_samples, sample_rate)
     out = Path(out)
-    if out.exists() and not force:
-        raise SonogenError(f"{out}: already exists; pass --force to overwrite it")
+    _check_out(out, force)  # before minutes of rendering; --force replaces only a dataset dir
     sf_path = soundfont_path()
     synth = Synthesizer(str(sf_path), sample_rate=RENDER_RATE, quality=0)
     fade = np.linspace(1.0, 0.0, max(1, round(FADE_SECONDS * sample_rate)), dtype=np.float32)
@@ -153,4 +157,6 @@ def make_builtin(name: str, out: Path, **options) -> Path:
     """Build the built-in dataset ``name`` into ``out``."""
     if name == "notes":
         return make_notes(out, **options)
-    raise SonogenError(f"{name!r}: unknown built-in dataset; available: {', '.join(BUILTIN)}")
+    raise SonogenError(
+        f"{str(name)[:80]!r}: unknown built-in dataset; available: {', '.join(BUILTIN)}, chorales"
+    )

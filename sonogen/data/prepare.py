@@ -395,7 +395,7 @@ def scan_files(
             )
         name = display_name(where.relative_to(source).as_posix()) + "/"
         problems.append(
-            (name, "unreadable folder", f"{error.strerror or error}; its files skipped")
+            (name, "unreadable folder", f"{error.strerror or error}; its files were not read")
         )
     return sorted(found), sorted(problems)
 

@@ -50,6 +50,7 @@ MIDI_EXTENSIONS = frozenset({".mid", ".midi"})
 TOKENIZERS = ("REMI", "TSD", "MIDILike", "Structured")  # one token stream each
 MULTI_STREAM = ("CPWord", "Octuple", "MuMIDI")  # one token per vocabulary per step
 DEFAULT_SEQ_LEN = 512
+MAX_SEQ_LEN = 65536  # far beyond what attention over one sequence can afford
 DEFAULT_RENDER_RATE = 22050
 PIECE_COLUMNS = ("index", "file", "start", "length", "split", "transposition")
 PITCH_TOKEN_TYPES = ("Pitch", "NoteOn", "NoteOff")  # the token types that carry a MIDI pitch
@@ -63,7 +64,7 @@ def make_tokenizer(name: str = "REMI") -> Any:
     """Return a new miditok tokenizer ``name`` with sonogen's settings (miditok's defaults: 32
     velocities, 8 positions per beat, time signatures; no programs, tempos, chords, rests or
     drum pitches)."""
-    name = str(name)
+    name = str(name)[:80]
     if name in MULTI_STREAM:
         raise SonogenError(
             f"--tokenizer {name}: a multi-stream tokenizer (several tokens per step); sonogen's "
@@ -338,15 +339,10 @@ class MidiSummary:
 
 def find_midi_files(source: Path) -> list[str]:
     """Return the MIDI files under ``source`` (sub-folders too), relative, sorted; hidden names
-    and folders are left out."""
-    files = []
-    for path in source.rglob("*"):
-        relative = path.relative_to(source)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.suffix.lower() in MIDI_EXTENSIONS and path.is_file():
-            files.append(relative.as_posix())
-    return sorted(files)
+    and folders are left out, and so are the entries ``scan_files`` reports as problems."""
+    from sonogen.data.prepare import scan_files
+
+    return scan_files(Path(source), MIDI_EXTENSIONS)[0]
 
 
 def _check_transpose(transpose: Any) -> tuple[int, int] | None:
@@ -403,12 +399,17 @@ def prepare_midi(
         _publish,
         _valid_files,
         _write_skipped,
+        check_sample_rate,
+        display_name,
+        scan_files,
     )
 
     started = time.perf_counter()
     tok = make_tokenizer(tokenizer)
     seq_len = _positive_int("--seq-len", seq_len)
-    sample_rate = _positive_int("--sample-rate", sample_rate)
+    if seq_len > MAX_SEQ_LEN:
+        raise SonogenError(f"--seq-len: {seq_len} is above the limit of {MAX_SEQ_LEN} tokens")
+    sample_rate = check_sample_rate("--sample-rate", sample_rate)
     rule = _parse_split(split)
     if rule[0] == "fsdd":
         raise SonogenError("--split fsdd: only for spoken digits; use a share such as 0.1")
@@ -416,8 +417,8 @@ def prepare_midi(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SonogenError(f"--seed: must be a whole number, 0 or more, got {seed!r}")
     source_path, out_path = _check_paths(source, out, force)
-    files = find_midi_files(source_path)
-    if not files:
+    files, problems = scan_files(source_path, MIDI_EXTENSIONS)
+    if not files and not problems:
         raise SonogenError(
             f"{source}: no MIDI files found (looked for .mid and .midi, in sub-folders too); "
             "point prepare-midi at the folder that holds them"
@@ -428,6 +429,7 @@ def prepare_midi(
     bos, eos = extra["bos_id"], extra["eos_id"]
     pieces: dict[str, list[int]] = {}
     skipped: list[tuple[str, str]] = list(skipped_before)
+    skipped += [(name, f"{reason}: {detail}") for name, reason, detail in problems]
     reasons: Counter[str] = Counter(reason.split(":", 1)[0] for _, reason in skipped)
     has_pitch = pitch_mask(tok)
     for done, name in enumerate(files, start=1):
@@ -501,7 +503,7 @@ def prepare_midi(
         "clip_samples": seq_len,
         "count": len(rows),
         "labels": None,
-        "source": source_label or str(source_path),
+        "source": source_label or display_name(str(source_path)),
         "created_by": f"sonogen {_version()}",
         "options": options,
         "extra": extra | {"tokens": int(len(tokens))},
@@ -521,7 +523,7 @@ def prepare_midi(
     _publish(out_path, force, fill)
     summary = MidiSummary(
         out=out_path,
-        files_total=len(files),
+        files_total=len(files) + len(problems),
         files_used=len(used),
         pieces=len(rows),
         train_pieces=len(rows) - valid_count,

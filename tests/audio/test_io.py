@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,7 +138,8 @@ def test_write_wav_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeyp
     before = target.read_bytes()
 
     def broken_write(file, *args, **kwargs):
-        Path(file).write_bytes(b"RIFF half")  # a partial temporary, then the disk fills
+        with open(file, "wb") as handle:  # a partial temporary, then the disk fills
+            handle.write(b"RIFF half")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(sf, "write", broken_write)

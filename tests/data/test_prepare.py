@@ -351,6 +351,9 @@ def test_normalize_modes_and_trim(tmp_path):
     ("options", "pattern"),
     [
         ({"sample_rate": 0}, r"^--sample-rate: must be above 0"),
+        ({"sample_rate": 500}, r"^--sample-rate: 500 Hz is outside 1000\.\.384000 Hz"),
+        ({"clip_samples": 10**9}, r"^--clip-samples: 1000000000 is 62500 s at 16000 Hz"),
+        ({"hop_samples": 10}, r"^--hop: 10 would put each sample in 1638 clips"),
         ({"clip_samples": -5}, r"^--clip-samples: must be above 0"),
         ({"clip_samples": 1.5}, r"^--clip-samples: must be a whole number"),
         ({"hop_samples": 0}, r"^--hop: "),
