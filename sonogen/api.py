@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,155 @@ from sonogen.errors import SonogenError
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.yaml"
+
+# Sizes a user may ask for. Beyond them a command would run for days or exhaust memory; each
+# is refused with a one-line error that states its limit.
+MAX_CLIPS = 100_000  # generate -n (written as they are made, so memory does not grow with n)
+MAX_SECONDS = 600.0  # generate --seconds: ten minutes per clip
+MAX_STEPS = 1000  # interpolate --steps
+MAX_SEED = 2**63 - 1  # seeds are 0 .. 2**63-1 (torch and numpy take 64-bit seeds)
+MAX_INTERPOLATION_SECONDS = 3600.0  # interpolate: steps x length of the longer sound
+GENERATE_BATCH = 16  # clips generate makes at once; each batch is on disk before the next starts
+BATCH_SAMPLES = 2**24  # and at most this many samples per batch (long clips go fewer at a time)
+
+
+# --------------------------------------------------------------------------------------------
+# checking what a user asks for, and where outputs go
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """Return a user's value as text for an error message, cut to ``limit`` characters."""
+    try:
+        text = str(value)
+    except ValueError:  # an int too long to print
+        text = f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def whole_number(option: str, value: Any, low: int, high: int | None = None) -> int:
+    """Return ``value`` as an int in [low, high], or raise SonogenError naming ``option``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise SonogenError(f"{option} {shown(value)}: must be a whole number")
+    if value < low or (high is not None and value > high):
+        upper = f" and at most {high}" if high is not None else ""
+        raise SonogenError(f"{option} {shown(value)}: must be at least {low}{upper}")
+    return int(value)
+
+
+def check_seed(seed: Any, option: str = "--seed") -> int:
+    """Return ``seed`` as an int in 0..2**63-1, or raise SonogenError naming ``option``."""
+    whole = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+    if not whole or not 0 <= seed <= MAX_SEED:
+        raise SonogenError(
+            f"{option} {shown(seed)}: must be a whole number from 0 to 2**63-1 ({MAX_SEED})"
+        )
+    return int(seed)
+
+
+def random_seed() -> int:
+    """Return a fresh seed in 0..2**63-1 (printed, so that a run can be repeated)."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def batch_seed(seed: int, batch: int) -> int:
+    """Return the seed of a batch of clips: ``seed`` itself for the first, then one derived
+    from (seed, batch) by numpy's SeedSequence (stable across versions and machines)."""
+    if batch == 0:
+        return seed
+    state = np.random.SeedSequence([seed, batch]).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(1))
+
+
+def finite_number(
+    option: str, value: Any, *, low: float, high: float | None = None, low_open: bool = False
+) -> float:
+    """Return ``value`` as a finite float in [low, high] ((low, high] with low_open)."""
+    import math
+
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    below = number <= low if low_open else number < low
+    if not math.isfinite(number) or below or (high is not None and number > high):
+        bound = f"more than {low:g}" if low_open else f"at least {low:g}"
+        upper = f" and at most {high:g}" if high is not None else ""
+        raise SonogenError(f"{option} {shown(value)}: must be a finite number, {bound}{upper}")
+    return number
+
+
+def safe_file_stem(text: Any, limit_bytes: int = 120) -> str:
+    """Return ``text`` made safe as (part of) a file name: letters, digits and ``-_.`` are kept,
+    anything else (``/``, ``\\``, spaces, control characters) becomes ``_``; never empty, never
+    starting with ``.``, at most ``limit_bytes`` bytes in UTF-8.
+
+    Every file name made from data (labels, prompt and prime file names, run names) goes through
+    this, so that a label such as ``../x`` cannot write outside the output folder.
+    """
+    kept = "".join(
+        char if (char.isalnum() and char.isprintable()) or char in "-_." else "_"
+        for char in str(text)
+    )
+    stem = "_" * (len(kept) - len(kept.lstrip("."))) + kept.lstrip(".")
+    while len(stem.encode("utf-8", "replace")) > limit_bytes:
+        stem = stem[:-1]
+    return stem or "_"
+
+
+def output_folder(path: str | Path, option: str = "--out", *, create: bool = True) -> Path:
+    """Return ``path`` as a folder that can be written (created with its parents unless
+    ``create`` is False); raise SonogenError naming ``option`` when it is a file, cannot be
+    created or is not writable."""
+    import os
+
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise SonogenError(
+            f"{option} {folder}: is a file, not a folder; pass a folder (made if missing)"
+        )
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise SonogenError(f"{option} {folder}: {existing} is a file, not a folder; pass a folder")
+    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        raise SonogenError(
+            f"{option} {folder}: cannot write in {existing} (permission denied); choose a "
+            f"writable {option}"
+        )
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SonogenError(
+                f"{option} {folder}: cannot create the folder ({error.strerror or error}); "
+                f"choose another {option}"
+            ) from None
+    return folder
+
+
+def output_wav(source: str | Path, out: str | Path) -> Path:
+    """Return ``out`` checked as the WAV file a command makes from ``source``: a name ending in
+    .wav, not a folder, in a writable folder, and never the input itself (the same path, a
+    symbolic link or a hard link to it: compared by device and inode)."""
+    import os
+
+    source, out = Path(source), Path(out)
+    if out.is_dir():
+        raise SonogenError(
+            f"OUT {out}: is a folder; name the WAV file to write, e.g. "
+            f"{out / (safe_file_stem(source.stem) + '.wav')}"
+        )
+    if out.suffix.lower() != ".wav":
+        raise SonogenError(f"OUT {out}: sonogen writes WAV files; give a name ending in .wav")
+    if out.exists() and source.exists():
+        if out.resolve() == source.resolve() or os.path.samefile(source, out):
+            raise SonogenError(
+                f"OUT {out}: is the input file {source} (the same file or a link to it) and "
+                "would overwrite it; choose another output file"
+            )
+    output_folder(out.parent, "OUT", create=False)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,7 +416,9 @@ class Model:
             if isinstance(value, str):
                 if value not in known:
                     choices = ", ".join(known) if known else "none (trained without labels)"
-                    raise SonogenError(f"--label {value!r}: unknown label; known labels: {choices}")
+                    raise SonogenError(
+                        f"--label {shown(value)}: unknown label; known labels: {shown(choices)}"
+                    )
                 indices.append(known.index(value))
             else:
                 indices.append(int(value))
@@ -294,8 +445,7 @@ class Model:
                 f"--seconds {seconds}: {self.model_name} makes clips of a fixed {clip:.3g} s; "
                 "leave --seconds out"
             )
-        if not seconds > 0:
-            raise SonogenError(f"--seconds {seconds}: must be more than 0")
+        seconds = finite_number("--seconds", seconds, low=0, high=MAX_SECONDS, low_open=True)
         return {"samples": max(1, round(seconds * self.sample_rate))}
 
     def generate(
@@ -363,23 +513,60 @@ class Model:
         joined = np.concatenate([prompt, continuation.detach().cpu().numpy()], axis=1)
         return joined.astype(np.float32)
 
+    @property
+    def interpolates_between(self) -> str | None:
+        """What ``interpolate`` takes: "seeds" (GANs: their latent draws), "sounds" (families
+        that encode: their latent sequences), or None where the family cannot interpolate."""
+        if not hasattr(self.family, "interpolate"):
+            return None
+        return "sounds" if self.can_reconstruct else "seeds"
+
+    def check_interpolation(self, a: Any, b: Any, label: Any = None) -> None:
+        """Raise SonogenError unless (a, b) are what this family interpolates between: two
+        seeds or two sounds; the message shows the command that works."""
+        between = self.interpolates_between
+        if between is None:
+            raise SonogenError(
+                f"{self.model_name} cannot interpolate; GAN runs interpolate between two seeds "
+                "and fvae runs between two sounds"
+            )
+        seeds = [isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (a, b)]
+        if between == "seeds" and not all(seeds):
+            raise SonogenError(
+                f"{self.model_name} interpolates between two seeds: sonogen interpolate RUN 1 2 "
+                "--out DIR"
+            )
+        if between == "sounds" and any(seeds):
+            raise SonogenError(
+                f"{self.model_name} interpolates between two sounds: sonogen interpolate RUN "
+                "a.wav b.wav --out DIR"
+            )
+        if between == "seeds":
+            check_seed(a, "A")
+            check_seed(b, "B")
+        if label is not None and between == "sounds":
+            raise SonogenError(
+                f"--label: {self.model_name} interpolates between the sounds as they are; "
+                "leave --label out"
+            )
+
     def interpolate(self, a: Any, b: Any, steps: int, label: Any = None) -> np.ndarray:
         """Return float32 [steps, samples]: a path through latent space from a to b.
 
         a, b: two seeds (GANs: between their latent draws) or two sounds, float [samples] at
-        ``m.sample_rate`` (families that encode: between their latent sequences).
+        ``m.sample_rate`` (families that encode: between their latent sequences); see
+        ``interpolates_between``.
         """
-        if not hasattr(self.family, "interpolate"):
-            raise SonogenError(f"{self.model_name}: this model cannot interpolate")
-        if self.can_reconstruct:
-            if isinstance(a, (int, np.integer)) or isinstance(b, (int, np.integer)):
-                raise SonogenError(f"{self.model_name}: interpolates between two sounds, not seeds")
+        self.check_interpolation(a, b, label)
+        steps = whole_number("--steps", steps, 2, MAX_STEPS)
+        if self.interpolates_between == "sounds":
             audio = self.family.interpolate(
                 np.asarray(a, np.float32), np.asarray(b, np.float32), steps
             )
             return audio.cpu().numpy().astype(np.float32)
         index = None if label is None else self.label_indices(label, 1)[0]
-        return self.family.interpolate(int(a), int(b), steps, label=index).cpu().numpy()
+        audio = self.family.interpolate(int(a), int(b), steps, label=index)
+        return audio.cpu().numpy().astype(np.float32)
 
     def encode(self, audio: np.ndarray) -> np.ndarray:
         """Return the latent sequences [n, latent_dim, frames] of audio [n, samples]."""
@@ -471,18 +658,34 @@ def generate(
     truncation: float | None = None,
     seconds: float | None = None,
     prompt: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Path], int]:
     """Generate n clips from a run into ``out`` as 16-bit WAVs; return (paths, seed used).
 
     With ``prompt`` (an audio file of any rate and channel count) each file holds the prompt
     followed by ``seconds`` of continuation (default: one training clip's length).
+
+    Clips are made in batches of up to 16 (fewer for long clips) and each batch is written before
+    the next is made, so memory does not grow with n and a stopped command keeps what it wrote;
+    ``progress(done, n)`` is called after each batch. The first batch uses ``seed``, batch k a
+    seed derived from (seed, k): the same seed gives the same files, and the first 16 clips of
+    ``-n 16`` and ``-n 1000`` are the same.
     """
     from sonogen.audio.io import read_audio, write_wav
 
+    n = whole_number("-n", n, 1, MAX_CLIPS)
+    seed = random_seed() if seed is None else check_seed(seed)
+    finite_number("--temperature", temperature, low=0)
+    options = {}
+    if truncation is not None:
+        options["truncation"] = finite_number("--truncation", truncation, low=0, low_open=True)
+    if seconds is not None:
+        seconds = finite_number("--seconds", seconds, low=0, high=MAX_SECONDS, low_open=True)
+    output_folder(out, create=False)
     model = load(run)
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
-    options = {} if truncation is None else {"truncation": truncation}
+    if label is not None:
+        model.label_indices(label, 1)  # an unknown label is refused before any work
+    prompt_audio = None
     if prompt is not None:
         if not model.can_continue:
             raise SonogenError(f"--prompt: {model.model_name} cannot continue audio")
@@ -491,34 +694,58 @@ def generate(
         prompt_audio, _ = read_audio(prompt, sample_rate=model.sample_rate)
         if seconds is None:
             seconds = model.config.data.clip_samples / model.sample_rate
-        audio = model.continue_audio(
-            prompt_audio, seconds, n=n, seed=seed, labels=label, temperature=temperature
-        )
-    else:
-        audio = model.generate(
-            n, seed=seed, labels=label, temperature=temperature, seconds=seconds, **options
-        )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    prefix = (f"{label}_" if label else "") + (f"{Path(prompt).stem}_" if prompt else "")
-    paths = []
-    for i, clip in enumerate(audio):
-        path = out / f"{prefix}seed{seed}_{i:04d}.wav"
-        write_wav(path, clip, model.sample_rate)
-        paths.append(path)
+    clip_seconds = seconds or model.config.data.clip_samples / model.sample_rate
+    samples = round(clip_seconds * model.sample_rate)
+    samples += 0 if prompt_audio is None else len(prompt_audio)
+    batch = max(1, min(GENERATE_BATCH, BATCH_SAMPLES // max(1, samples)))
+    prefix = (f"{safe_file_stem(label)}_" if label is not None else "") + (
+        f"{safe_file_stem(Path(prompt).stem)}_" if prompt is not None else ""
+    )
+    folder: Path | None = None
+    paths: list[Path] = []
+    for index, first in enumerate(range(0, n, batch)):
+        count = min(batch, n - first)
+        if prompt_audio is not None:
+            audio = model.continue_audio(
+                prompt_audio,
+                seconds,
+                n=count,
+                seed=batch_seed(seed, index),
+                labels=label,
+                temperature=temperature,
+            )
+        else:
+            audio = model.generate(
+                count,
+                seed=batch_seed(seed, index),
+                labels=label,
+                temperature=temperature,
+                seconds=seconds,
+                **options,
+            )
+        folder = folder or output_folder(out)
+        for number, clip in enumerate(audio, first):
+            path = folder / f"{prefix}seed{seed}_{number:04d}.wav"
+            write_wav(path, clip, model.sample_rate)
+            paths.append(path)
+        if progress:
+            progress(len(paths), n)
     return paths, seed
 
 
 def _transfer_file(run: str | Path, source: str | Path, out: str | Path) -> tuple[Path, float]:
-    """Re-make an audio file with a run's model; the output has the input's rate and length."""
+    """Re-make an audio file with a run's model; the output has the input's rate and length.
+
+    The output is checked before any work (see ``output_wav``: never the input, not even as a
+    hard link) and written under a temporary name and renamed, so the input is never truncated.
+    """
     import soxr
 
     from sonogen.audio.io import read_audio, write_wav
 
+    source = Path(source)
+    out = output_wav(source, out)
     model = load(run)
-    source, out = Path(source), Path(out)
-    if source.resolve() == out.resolve():
-        raise SonogenError(f"{out}: would overwrite the input; choose another output file")
     audio, rate = read_audio(source)  # mono, the file's own rate
     frames = len(audio)
     if rate != model.sample_rate:
@@ -543,20 +770,47 @@ def reconstruct(run: str | Path, source: str | Path, out: str | Path) -> tuple[P
 
 
 def interpolate(
-    run: str | Path, a: str | Path, b: str | Path, out: str | Path, steps: int = 8
+    run: str | Path,
+    a: int | str | Path,
+    b: int | str | Path,
+    out: str | Path,
+    steps: int = 8,
+    label: str | None = None,
 ) -> list[Path]:
-    """Morph between two sounds through the model's latent space: writes ``steps`` WAVs."""
+    """Morph between a and b through the model's latent space: writes ``steps`` WAVs
+    ``morph_00.wav`` ... into ``out`` and returns their paths.
+
+    a, b: two seeds (ints) for families with a latent prior (the GANs; ``label`` picks the class
+    of a labelled GAN), or two audio files for families that encode (fvae). The other kind, or a
+    family that cannot interpolate, is refused with the command that works.
+    """
     from sonogen.audio.io import read_audio, write_wav
 
+    steps = whole_number("--steps", steps, 2, MAX_STEPS)
+    output_folder(out, create=False)
     model = load(run)
-    first, _ = read_audio(a, sample_rate=model.sample_rate)
-    second, _ = read_audio(b, sample_rate=model.sample_rate)
-    audio = model.interpolate(first, second, steps)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    seeds = [isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (a, b)]
+    model.check_interpolation(
+        a if seeds[0] else Path(a), b if seeds[1] else Path(b), None if label is None else label
+    )
+    if model.interpolates_between == "sounds":
+        first, _ = read_audio(a, sample_rate=model.sample_rate)
+        second, _ = read_audio(b, sample_rate=model.sample_rate)
+        seconds = steps * max(len(first), len(second)) / model.sample_rate
+        if seconds > MAX_INTERPOLATION_SECONDS:
+            raise SonogenError(
+                f"--steps {steps}: {steps} sounds as long as the longer input make {seconds:.0f} "
+                f"s of audio, more than the limit of {MAX_INTERPOLATION_SECONDS:.0f} s; use fewer "
+                "--steps or shorter sounds"
+            )
+        audio = model.interpolate(first, second, steps)
+    else:
+        audio = model.interpolate(int(a), int(b), steps, label=label)
+    folder = output_folder(out)
+    width = max(2, len(str(steps - 1)))
     paths = []
     for i, clip in enumerate(audio):
-        path = out / f"morph_{i:02d}.wav"
+        path = folder / f"morph_{i:0{width}d}.wav"
         write_wav(path, clip, model.sample_rate)
         paths.append(path)
     return paths

@@ -25,9 +25,11 @@ app.add_typer(data_app, name="data")
 classifier_app = typer.Typer(help="The dataset classifier used by evaluate.", no_args_is_help=True)
 app.add_typer(classifier_app, name="classifier")
 
-console = Console()
+# Paths, labels and messages are printed as they are: no Rich markup ("[bold]" kept), no emoji
+# codes (":smile:" kept) and no highlighting, so that what is printed is the user's own text.
+console = Console(markup=False, emoji=False, highlight=False)
 MODEL_NAMES = ", ".join(FAMILIES)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 
 def _quiet_libraries() -> None:
@@ -37,10 +39,16 @@ def _quiet_libraries() -> None:
 
 
 def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
-        "[progress.description]{task.description}",
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -281,7 +289,16 @@ def generate(
     from sonogen import api
 
     out = out or (run / "generated")
-    with console.status(f"generating {n} clip{'s' if n != 1 else ''}"):
+    progress = _progress()
+    tasks: list = []
+
+    def report(done: int, total: int) -> None:
+        if not tasks:  # the bar starts with the first batch written, so an error is one line
+            progress.start()
+            tasks.append(progress.add_task("generating", total=total))
+        progress.update(tasks[0], completed=done, total=total)
+
+    try:
         paths, used_seed = api.generate(
             run,
             n,
@@ -292,7 +309,11 @@ def generate(
             truncation=truncation,
             seconds=seconds,
             prompt=prompt,
+            progress=report,
         )
+    finally:
+        if tasks:
+            progress.stop()
     console.print(f"{len(paths)} clips (seed {used_seed}) written to {out}")
 
 
@@ -402,20 +423,33 @@ def transfer(
     console.print(f"{seconds:.2f} s transferred; written to {path}")
 
 
+def _seed_or_sound(text: str, name: str) -> int | Path:
+    """Return an interpolation end: a seed (a whole number) or an audio file's path."""
+    digits = text.strip()
+    if not digits.lstrip("+-").isdigit() or not digits.isascii():
+        return Path(text)
+    if len(digits) > 30:
+        raise SonogenError(f"{name} {digits[:20]}...: a seed is from 0 to 2**63-1")
+    return int(digits)
+
+
 @app.command()
 def interpolate(
-    run: Annotated[Path, typer.Argument(help="Run dir of a model that encodes (fvae).")],
-    a: Annotated[Path, typer.Argument(help="First sound.")],
-    b: Annotated[Path, typer.Argument(help="Second sound.")],
+    run: Annotated[Path, typer.Argument(help="Run dir.")],
+    a: Annotated[str, typer.Argument(help="First seed (GANs) or sound file (fvae).")],
+    b: Annotated[str, typer.Argument(help="Second seed (GANs) or sound file (fvae).")],
     out: Annotated[Path, typer.Option(help="Folder for the morph WAVs.")],
     steps: Annotated[int, typer.Option(help="Sounds from A to B, both included.")] = 8,
+    label: Annotated[str | None, typer.Option(help="Class of every step (labelled GANs).")] = None,
 ) -> None:
-    """Morph between two sounds through the latent space."""
+    """Morph through the latent space: between two seeds (GANs) or two sounds (fvae)."""
     from sonogen import api
 
+    first, second = _seed_or_sound(a, "A"), _seed_or_sound(b, "B")
     with console.status("interpolating"):
-        paths = api.interpolate(run, a, b, out, steps=steps)
-    console.print(f"{len(paths)} sounds from {a.name} to {b.name} written to {out}")
+        paths = api.interpolate(run, first, second, out, steps=steps, label=label)
+    names = [str(x) if isinstance(x, int) else x.name for x in (first, second)]
+    console.print(f"{len(paths)} sounds from {names[0]} to {names[1]} written to {out}")
 
 
 # --------------------------------------------------------------------------------------------

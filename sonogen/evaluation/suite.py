@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (stage description, done, total)
 
 GENERATION_BATCH = 32
+MAX_EVALUATION_CLIPS = 10_000  # -n: every clip and its embedding are held in memory
 
 
 @dataclass
@@ -78,10 +79,15 @@ def _read_folder(
     At most n files are used (a seeded choice when there are more); each is resampled to the
     reference rate, mixed to mono and cut or padded to the reference clip length.
     """
-    from sonogen.audio.io import AudioFileError, read_audio
-    from sonogen.data.prepare import find_audio_files
+    from sonogen.audio.io import AUDIO_EXTENSIONS, AudioFileError, read_audio
+    from sonogen.data.prepare import scan_files
 
-    names = find_audio_files(folder)
+    # files that cannot be used at all (a name that is not UTF-8, a broken link, an unreadable
+    # folder) are skipped rows too, never the end of the evaluation
+    names, problems = scan_files(folder, AUDIO_EXTENSIONS)
+    skipped = [{"file": name, "reason": why, "detail": detail} for name, why, detail in problems]
+    for row in skipped:
+        log.warning("%s: %s (%s); skipped", row["file"], row["reason"], row["detail"])
     if not names:
         raise SonogenError(
             f"{folder}: no audio files (wav, flac, ogg, aiff, mp3) found; pass a folder of "
@@ -90,7 +96,7 @@ def _read_folder(
     if len(names) > n:
         rng = np.random.default_rng(seed)
         names = [names[i] for i in np.sort(rng.choice(len(names), size=n, replace=False))]
-    clips, used, skipped = [], [], []
+    clips, used = [], []
     for name in names:
         try:
             audio, _ = read_audio(folder / name, sample_rate=sample_rate)
@@ -214,23 +220,37 @@ def evaluate(
     ``RUN/evaluation`` for a run, ``FOLDER-evaluation`` beside a folder) and returns them.
     """
     from sonogen import __version__
+    from sonogen.api import check_seed, output_folder, whole_number
     from sonogen.data.dataset import open_dataset
     from sonogen.evaluation import metrics as m
     from sonogen.evaluation.embeddings import get_embedding
 
-    if n < 2:
+    if isinstance(n, int) and not isinstance(n, bool) and n < 2:
         raise SonogenError(f"--n {n}: evaluate needs at least 2 clips (512 is usual)")
+    n = whole_number("-n", n, 2, MAX_EVALUATION_CLIPS)
+    seed = check_seed(seed)
     started = time.perf_counter()
     target = Path(target)
     info = open_dataset(reference)
+    target_kind = _run_kind(target)
     if info.kind == "midi-tokens":
+        if target_kind == "audio":
+            raise SonogenError(
+                f"{target}: an audio run, but --reference {info.path} holds MIDI tokens; "
+                "evaluate it against an audio dataset dir (sonogen prepare)"
+            )
         return _evaluate_music(target, info, n=n, out=out, seed=seed)
+    if target_kind == "midi-tokens":
+        raise SonogenError(
+            f"{target}: a music run (MIDI), but --reference {info.path} holds audio clips; "
+            "evaluate it against the MIDI dataset dir it learnt from (sonogen prepare-midi)"
+        )
     if not target.exists():
         raise SonogenError(f"{target}: not found; pass a run dir or a folder of audio files")
     is_run = (target / "config.yaml").is_file()
     if out is None:
         out = target / "evaluation" if is_run else target.with_name(f"{target.name}-evaluation")
-    out = Path(out)
+    out = output_folder(out, create=False)
     if out.resolve() == target.resolve():
         raise SonogenError(f"--out {out}: must not be the evaluated folder itself")
 
@@ -392,7 +412,7 @@ def evaluate(
         "seconds": {"embedding": embed_seconds},
     }
     metrics["seconds"]["total"] = time.perf_counter() - started
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     metrics_path = out / "metrics.json"
     _write_json(metrics_path, metrics)
     report_path = out / "report.html"
@@ -419,13 +439,27 @@ def evaluate(
     return Evaluation(out=out, metrics=metrics, report=report_path)
 
 
+def _run_kind(target: Path) -> str | None:
+    """Return the kind of data a run dir learnt from ("audio", "midi-tokens"), or None when
+    ``target`` is not a readable run dir (a folder of files, or something load() explains)."""
+    from sonogen.config import load_run_config
+
+    if not (target / "config.yaml").is_file():
+        return None
+    try:
+        return load_run_config(target / "config.yaml").data.kind
+    except SonogenError:
+        return None
+
+
 def _evaluate_music(target: Path, info, *, n: int, out, seed: int) -> Evaluation:
     """A music run against a MIDI-token dataset: NLL, music statistics, memorization."""
+    from sonogen.api import output_folder
     from sonogen.music.metrics import evaluate_music
 
     if not (target / "config.yaml").is_file():
         raise SonogenError(f"{target}: not a run dir; a MIDI dataset evaluates a music run")
-    out = Path(out) if out is not None else target / "evaluation"
+    out = output_folder(out if out is not None else target / "evaluation", create=False)
     metrics = evaluate_music(target, info.path, n=n, seed=seed, out=out)
     return Evaluation(out=out, metrics=metrics, report=out / "report.html")
 
@@ -575,19 +609,19 @@ def compare(
 
     Returns (markdown path, html path, rows sorted by FAD, best first).
     """
+    from sonogen.api import output_folder, safe_file_stem
     from sonogen.evaluation.report import write_leaderboard
 
     if not runs:
         raise SonogenError("compare: give at least one run dir")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     rows = []
     used: set[str] = set()
     for run in runs:
         run = Path(run)
         if not (run / "config.yaml").is_file():
             raise SonogenError(f"{run}: not a run dir (no config.yaml); compare takes run dirs")
-        name = run.resolve().name
+        name = safe_file_stem(run.resolve().name)
         while name in used:
             name += "_"
         used.add(name)

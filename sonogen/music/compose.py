@@ -21,14 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sonogen.errors import SonogenError
 
 log = logging.getLogger(__name__)
 
 TOKENS_PER_BAR = 256  # default max_tokens per requested bar: far above a dense bar of REMI
 CHECK_EVERY_TOKENS = 16  # tokenizers without Bar tokens: decode and count bars this often
+MAX_BARS = 1000  # --bars: a piece of 1000 bars is over half an hour at 120 bpm
+MAX_PIECES = 1000  # -n
+COMPOSE_BATCH = 16  # pieces composed at once; each batch is written before the next starts
+MAX_SAMPLE_RATE = 192_000  # --sample-rate of rendered WAVs
 
 
 def load_music_run(run: str | Path) -> tuple[Any, Any]:
@@ -47,12 +49,9 @@ def load_music_run(run: str | Path) -> tuple[Any, Any]:
 
 
 def _whole(option: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise SonogenError(f"{option} {value!r}: must be a whole number")
-    if value < low or (high is not None and value > high):
-        upper = f" and at most {high}" if high is not None else ""
-        raise SonogenError(f"{option} {value}: must be at least {low}{upper}")
-    return int(value)
+    from sonogen.api import whole_number
+
+    return whole_number(option, value, low, high)
 
 
 def onset_bars(score: Any) -> int:
@@ -98,8 +97,8 @@ def compose_pieces(
         trim_to_bars,
     )
 
-    bars = _whole("--bars", bars, 1)
-    n = _whole("-n", n, 1)
+    bars = _whole("--bars", bars, 1, MAX_BARS)
+    n = _whole("-n", n, 1, MAX_PIECES)
     max_tokens = (
         bars * TOKENS_PER_BAR if max_tokens is None else _whole("--max-tokens", max_tokens, 1)
     )
@@ -174,51 +173,96 @@ def compose(
     (the WAV's length, or None), ``seed`` and ``complete``. Files are named
     ``[PRIME_]seedS_IIII.mid``. ``program`` (0-127) is the General MIDI instrument of every
     track; ``max_tokens`` caps new tokens per piece (default 256 per bar).
-    """
-    program = _whole("--program", program, 0, 127)
-    model, tokenizer = load_music_run(run)
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
-    seed = _whole("--seed", seed, 0)
-    pieces = compose_pieces(
-        model,
-        tokenizer,
-        bars=bars,
-        n=n,
-        seed=seed,
-        prime=prime,
-        temperature=temperature,
-        top_p=top_p,
-        max_tokens=max_tokens,
-    )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"{Path(prime).stem}_" if prime is not None else ""
-    results = []
-    for i, piece in enumerate(pieces):
-        for track in piece.score.tracks:
-            track.program = program
-        midi_path = out / f"{stem}seed{seed}_{i:04d}.mid"
-        piece.score.dump_midi(str(midi_path))
-        wav_path, seconds = None, None
-        if render:
-            from sonogen.music.render import render_midi
 
-            wav_path = midi_path.with_suffix(".wav")
-            seconds = render_midi(
-                piece.score, wav_path, soundfont=soundfont, sample_rate=sample_rate
-            )
-        results.append(
-            {
-                "midi": midi_path,
-                "wav": wav_path,
-                "bars": piece.bars,
-                "prime_bars": piece.prime_bars,
-                "notes": int(piece.score.note_num()),
-                "tokens": len(piece.tokens),
-                "seconds": seconds,
-                "seed": seed,
-                "complete": piece.complete,
-            }
+    Pieces are composed 16 at a time and each batch is written before the next is made (the
+    first batch uses ``seed``, batch k a seed derived from (seed, k)), so a stopped command keeps
+    what it wrote.
+    """
+    from sonogen.api import (
+        batch_seed,
+        check_seed,
+        finite_number,
+        output_folder,
+        random_seed,
+        safe_file_stem,
+    )
+
+    program = _whole("--program", program, 0, 127)
+    bars = _whole("--bars", bars, 1, MAX_BARS)
+    n = _whole("-n", n, 1, MAX_PIECES)
+    seed = random_seed() if seed is None else check_seed(seed)
+    finite_number("--temperature", temperature, low=0)
+    finite_number("--top-p", top_p, low=0, high=1, low_open=True)
+    if render:
+        _whole("--sample-rate", sample_rate, 1000, MAX_SAMPLE_RATE)
+    output_folder(out, create=False)
+    model, tokenizer = load_music_run(run)
+    folder = None
+    stem = f"{safe_file_stem(Path(prime).stem)}_" if prime is not None else ""
+    results: list[dict[str, Any]] = []
+    for batch, first in enumerate(range(0, n, COMPOSE_BATCH)):
+        pieces = compose_pieces(
+            model,
+            tokenizer,
+            bars=bars,
+            n=min(COMPOSE_BATCH, n - first),
+            seed=batch_seed(seed, batch),
+            prime=prime,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
         )
+        folder = folder or output_folder(out)
+        for i, piece in enumerate(pieces, first):
+            results.append(
+                _write_piece(
+                    piece,
+                    folder / f"{stem}seed{seed}_{i:04d}.mid",
+                    seed,
+                    program,
+                    render=render,
+                    soundfont=soundfont,
+                    sample_rate=sample_rate,
+                )
+            )
     return results
+
+
+def _write_piece(
+    piece: Piece,
+    midi_path: Path,
+    seed: int,
+    program: int,
+    *,
+    render: bool,
+    soundfont: str | Path | None,
+    sample_rate: int,
+) -> dict[str, Any]:
+    """Write one piece as MIDI (and WAV with ``render``) and return its row of compose()."""
+    import os
+
+    for track in piece.score.tracks:
+        track.program = program
+    temporary = midi_path.with_name(f".{midi_path.name}.tmp-{os.getpid()}")
+    try:  # under a temporary name, then renamed: a stopped command never leaves half a file
+        piece.score.dump_midi(str(temporary))
+        os.replace(temporary, midi_path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    wav_path, seconds = None, None
+    if render:
+        from sonogen.music.render import render_midi
+
+        wav_path = midi_path.with_suffix(".wav")
+        seconds = render_midi(piece.score, wav_path, soundfont=soundfont, sample_rate=sample_rate)
+    return {
+        "midi": midi_path,
+        "wav": wav_path,
+        "bars": piece.bars,
+        "prime_bars": piece.prime_bars,
+        "notes": int(piece.score.note_num()),
+        "tokens": len(piece.tokens),
+        "seconds": seconds,
+        "seed": seed,
+        "complete": piece.complete,
+    }

@@ -335,9 +335,13 @@ def evaluate_music(
     from sonogen.music.tokens import check_token_dataset, piece_tokens
 
     started = time.perf_counter()
-    n = _whole("-n", n, 1)
-    bars = _whole("--bars", bars, 1)
-    seed = _whole("--seed", seed, 0)
+    from sonogen.api import check_seed, output_folder
+    from sonogen.music.compose import MAX_BARS, MAX_PIECES
+
+    n = _whole("-n", n, 1, MAX_PIECES)
+    bars = _whole("--bars", bars, 1, MAX_BARS)
+    seed = check_seed(seed)
+    output_folder(out, create=False)
     model, tokenizer = load_music_run(run)
     info = open_dataset(reference)
     check_token_dataset(info)
@@ -348,8 +352,8 @@ def evaluate_music(
             f"--reference {reference}: tokenized with {theirs[0]} ({theirs[1]} tokens), the run "
             f"with {mine[0]} ({mine[1]} tokens); evaluate against the dataset the run learnt from"
         )
-    out = Path(out)
-    (out / "generated").mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
+    (out / "generated").mkdir(exist_ok=True)
 
     validation = valid_nll(model.family, info)
     pieces = compose_pieces(
