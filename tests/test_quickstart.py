@@ -1,5 +1,6 @@
 """`sonogen quickstart`, as a user runs it: it must end with 16 clips whose spectrum is that of
-the notes, not of an untrained model. Slow (the training budget is minutes); CI runs it."""
+the notes, not of an untrained model (with or without the data statistics SpecGAN fits before
+training). Slow (the training budget is minutes); CI runs it."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import torch
 import sonogen
 from sonogen.data.dataset import open_dataset, read_clips
 from sonogen.evaluation.signal import log_spectrum_distance, spectral_flatness
+from tests.conftest import untrained_with_statistics
 
 
 @pytest.mark.slow
 def test_quickstart_makes_notes(tmp_path):
     out = tmp_path / "qs"
     result = subprocess.run(
-        # the README's command with half its 4-minute budget, to keep the suite short; the
-        # 2.5-minute runs in BENCHMARKS.md ("Quickstart") already met both checks below
+        # the README's command with half its 4-minute budget, to keep the suite short (the
+        # numbers below were measured on a 2-minute run)
         [sys.executable, "-m", "sonogen.cli", "quickstart", "--out", str(out), "--minutes", "2"],
         capture_output=True,
         text=True,
@@ -38,15 +40,22 @@ def test_quickstart_makes_notes(tmp_path):
     real = np.asarray(read_clips(open_dataset(out / "notes")), np.float32) / 32767
     model = sonogen.load(out / "run")
     torch.manual_seed(0)
-    untrained = type(model.family)(model.config.model, model.config.data)
-    untrained_clips = untrained.generate(16, seed=0).numpy()
-    # The average log-spectrum moves toward the notes. Measured on 2 CPU cores: 23.6 dB from the
-    # untrained model, 10.6 dB after the 4-minute run (14.5 dB over 64 clips of the same run), 12-14
-    # dB after 2.5 minutes; a drop by half holds only narrowly on 16 clips, a third is asserted.
-    before = log_spectrum_distance(untrained_clips, real)
+    with torch.no_grad():
+        built = type(model.family)(model.config.model, model.config.data)
+        untrained = built.generate(16, seed=0).numpy()
+        # SpecGAN fits its spectrogram statistics before training; with them alone (no step
+        # taken) its output is pitched, if quiet: the baseline that training must beat
+        fitted = untrained_with_statistics(model, out / "notes").generate(16, seed=0).numpy()
+    # Measured on 2 CPU cores after the 2-minute run (load average 1.9; 16 clips, 64 in brackets):
+    # log-spectrum distance 23.7 dB as built, 31.5 dB with statistics only (it is quiet), 10.5
+    # (12.6) dB trained; spectral flatness 0.60, 0.034, 0.0046 (0.0055); RMS 0.15, 0.0026, 0.097
+    # (0.16) against the notes' 0.10. Neither baseline passes: statistics only fails the distance,
+    # the flatness against itself and the level; as built fails the distance and both flatness.
     after = log_spectrum_distance(generated, real)
+    before = min(log_spectrum_distance(untrained, real), log_spectrum_distance(fitted, real))
     assert after < 0.67 * before, (after, before)
-    # pitched, not noise: spectral flatness 0.0046 against the untrained model's 0.60 (notes: 1e-4)
-    flatness = np.median(spectral_flatness(generated))
-    assert flatness < 0.1 * np.median(spectral_flatness(untrained_clips)), flatness
-    assert np.sqrt((generated**2).mean()) > 0.01  # not silence
+    flatness = np.median(spectral_flatness(generated))  # pitched, not noise (notes: 1e-4)
+    assert flatness < 0.3 * np.median(spectral_flatness(fitted)), flatness
+    assert flatness < 0.1 * np.median(spectral_flatness(untrained)), flatness
+    level, real_level = np.sqrt((generated**2).mean()), np.sqrt((real**2).mean())
+    assert real_level / 3 < level < 3 * real_level, (level, real_level)  # as loud as the notes
