@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -236,15 +237,24 @@ def chromium() -> str | None:
     return None
 
 
-@pytest.mark.skipif(
-    chromium() is None,
-    reason="no Chromium installed (apt-get install chromium); .ci/run installs it",
-)
-def test_report_renders_in_headless_chromium(evaluated, tmp_path):
+@pytest.fixture(scope="module")  # module scope: looked for before the module's evaluation runs
+def browser() -> str:
+    """Return the Chromium to render with; skip without one, except under CI=true (.ci/run sets
+    it after installing the browser), where a missing browser is a failure, not a skip."""
+    found = chromium()
+    if found is None:
+        reason = "no Chromium installed (apt-get install chromium); .ci/run installs it"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true, so this test must run")
+        pytest.skip(reason)
+    return found
+
+
+def test_report_renders_in_headless_chromium(browser, evaluated, tmp_path):
     result = evaluated
     shot = tmp_path / "shot.png"
     command = [
-        chromium(),
+        browser,
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
