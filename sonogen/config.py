@@ -20,31 +20,75 @@ from typing import Any
 
 from sonogen.errors import SonogenError
 
+# The largest config file read: a config is a few hundred bytes, and a bound keeps a crafted one
+# (a YAML alias bomb, megabytes of nesting) from using the machine's memory.
+MAX_CONFIG_BYTES = 1_000_000
+MAX_SHOWN = 80  # characters of a user's value shown in an error message
+
+# What a dataset dir may hold (dataset.json's sample_rate, clip_samples and kind); the reader
+# (data/dataset.py) and a run's config.yaml (DataConfig) check the same ranges.
+SAMPLE_RATE_RANGE = (1000, 768_000)
+CLIP_SAMPLES_RANGE = (1, 2**26)
+DATASET_KINDS = ("audio", "midi-tokens")
+LARGEST_SEED = 2**63 - 1
+LEARNING_RATES = (0, 1)  # every family's: 0 freezes the weights (a test's trick)
+
+
+def setting(
+    default: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    above: bool = False,
+    below: bool = False,
+    choices: tuple | None = None,
+    odd: bool = False,
+    why: str = "",
+) -> Any:
+    """Return a dataclass field with a default and the values it accepts, checked by
+    build_dataclass: numbers from ``low`` to ``high`` (``above``/``below``: excluding that end),
+    an ``odd`` whole number, or one of ``choices``; ``why`` is said when a value is refused.
+
+    Each family declares its settings with it, beside what they mean: ``dim: int = setting(16,
+    1, 128)``.
+    """
+    rule = {"low": low, "high": high, "above": above, "below": below}
+    rule |= {"choices": choices, "odd": odd, "why": why}
+    return field(default=default, metadata={"setting": rule})
+
 
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train: the same for every family."""
 
-    batch_size: int = 32
-    max_steps: int | None = None  # stop after this many training steps (batches)
-    max_minutes: float | None = None  # stop after this much wall time (this session)
-    seed: int = 0
+    batch_size: int = setting(32, 1, 4096)
+    # stop after this many training steps (batches)
+    max_steps: int | None = setting(None, 1, 10**9)
+    # stop after this much wall time (this session)
+    max_minutes: float | None = setting(None, 0, 10**7, above=True)
+    seed: int = setting(0, 0, LARGEST_SEED)
     augment: bool = False  # random gain, time shift, small pitch shift, noise
-    ema_decay: float = 0.999  # EMA of the weights used for generation (families that use one)
-    checkpoint_every_steps: int = 200
-    checkpoint_every_minutes: float = 2.0
-    preview_every_steps: int = 1000
-    preview_count: int = 4
-    log_every_steps: int = 10
-    validate_every_steps: int = 500  # held-out scores (valid_* in metrics.csv); 0 = never
-    validate_clips: int = 128  # a fixed, seeded choice of valid-split clips
-    num_workers: int = 0  # DataLoader worker processes
+    # EMA of the weights used for generation (families that use one)
+    ema_decay: float = setting(0.999, 0, 1, below=True)
+    checkpoint_every_steps: int = setting(200, 1, 10**9)
+    checkpoint_every_minutes: float = setting(2.0, 0, 10**7)
+    preview_every_steps: int = setting(1000, 1, 10**9)
+    preview_count: int = setting(4, 0, 64)
+    log_every_steps: int = setting(10, 1, 10**9)
+    # held-out scores (valid_* in metrics.csv); 0 = never
+    validate_every_steps: int = setting(500, 0, 10**9)
+    validate_clips: int = setting(128, 0, 100_000)  # a fixed, seeded choice of valid-split clips
+    num_workers: int = setting(0, 0, 256)  # DataLoader worker processes
     # Lightning pass-throughs; runtime choices, so `--resume` may change them.
-    accelerator: str = "auto"
+    accelerator: str = setting("auto", choices=("auto", "cpu", "gpu", "cuda", "mps"))
     devices: str = "auto"
-    num_nodes: int = 1
+    num_nodes: int = setting(1, 1, 4096)
     strategy: str = "auto"
-    precision: str = "32-true"
+    precision: str = setting(
+        "32-true",
+        choices=("32-true", "32", "16-mixed", "16", "16-true", "bf16-mixed", "bf16", "bf16-true")
+        + ("64-true", "64"),
+    )
 
 
 @dataclass(frozen=True)
@@ -52,10 +96,11 @@ class DataConfig:
     """The dataset a run was trained on (copied from its dataset.json)."""
 
     path: str = ""
-    sample_rate: int = 16000
-    clip_samples: int = 16384
+    sample_rate: int = setting(16000, *SAMPLE_RATE_RANGE)
+    clip_samples: int = setting(16384, *CLIP_SAMPLES_RANGE)
     labels: list[str] | None = None
-    kind: str = "audio"  # "audio" (clips) or another kind a family reads (e.g. MIDI tokens)
+    # "audio" (clips) or another kind a family reads (e.g. MIDI tokens)
+    kind: str = setting("audio", choices=DATASET_KINDS)
     extra: dict | None = None  # what that kind needs to rebuild a model (e.g. the tokenizer)
 
 
@@ -75,39 +120,98 @@ class RunConfig:
         }
 
 
+def shown(value: Any) -> str:
+    """Return a short repr of a user's value for an error message (at most ~80 characters,
+    however large or deeply nested the value is)."""
+    import reprlib
+
+    limits = reprlib.Repr()
+    limits.maxlevel, limits.maxstring, limits.maxother = 3, MAX_SHOWN, MAX_SHOWN
+    limits.maxlist = limits.maxtuple = limits.maxdict = limits.maxset = 6
+    text = limits.repr(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
 def _field_names(cls) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
 
 def build_dataclass(cls, values: dict, where: str):
-    """Return ``cls(**values)``, with a SonogenError naming ``where`` for unknown keys."""
+    """Return ``cls(**values)``, each value checked against its field's type and declared range
+    (see ``setting``), with a SonogenError naming ``where`` and the key for anything wrong."""
     if values is None:
         values = {}
     if not isinstance(values, dict):
-        raise SonogenError(f"{where}: expected a mapping of keys to values, got {values!r}")
-    known = set(_field_names(cls))
-    unknown = sorted(set(values) - known)
+        raise SonogenError(f"{where}: expected a mapping of keys to values, got {shown(values)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted((key for key in values if key not in fields), key=str)
     if unknown:
         raise SonogenError(
-            f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}"
+            f"{where}: unknown key {shown(unknown[0])}; known keys: {', '.join(sorted(fields))}"
         )
-    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
-    return cls(
-        **{key: _checked(f"{where}.{key}", value, types[key]) for key, value in values.items()}
+    checked = {}
+    for key, value in values.items():
+        name = f"{where}.{key}"
+        checked[key] = _in_range(name, _checked(name, value, fields[key]), fields[key])
+    return cls(**checked)
+
+
+def check_settings(instance: Any, where: str = "model") -> None:
+    """Raise a SonogenError naming ``where.key`` for the first value of a config dataclass that
+    its declared type and range (see ``setting``) refuse; for configs made in Python directly,
+    which do not pass through build_dataclass."""
+    for spec in dataclasses.fields(instance):
+        name = f"{where}.{spec.name}"
+        _in_range(name, _checked(name, getattr(instance, spec.name), spec), spec)
+
+
+def _describe(rule: dict, whole: bool) -> str:
+    """Return what a setting accepts, e.g. 'a whole number from 1 to 128'."""
+    if rule["choices"] is not None:
+        return "one of: " + ", ".join(str(choice) for choice in rule["choices"])
+    low, high = _number(rule["low"]), _number(rule["high"])
+    kind = "an odd whole number" if rule["odd"] else "a whole number" if whole else "a number"
+    if rule["above"] or rule["below"]:
+        lower = f"above {low}" if rule["above"] else f"at least {low}"
+        upper = f"below {high}" if rule["below"] else f"at most {high}"
+        return f"{kind} {lower} and {upper}"
+    return f"{kind} from {low} to {high}"
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def _in_range(name: str, value: Any, spec: dataclasses.Field) -> Any:
+    """Return ``value`` if its field's declared rule (see ``setting``) accepts it."""
+    rule = spec.metadata.get("setting")
+    if value is None or isinstance(value, bool):
+        return value
+    if rule is None:
+        if isinstance(value, (int, float)) and value < 0:
+            raise SonogenError(f"{name} {value}: must be 0 or more")
+        return value
+    why = f" ({rule['why']})" if rule["why"] else ""
+    if rule["choices"] is not None:
+        if value not in rule["choices"]:
+            raise SonogenError(f"{name} {shown(value)}: must be {_describe(rule, False)}{why}")
+        return value
+    low, high = rule["low"], rule["high"]
+    fits = (
+        (value > low if rule["above"] else value >= low)
+        and (value < high if rule["below"] else value <= high)
+        and (value % 2 == 1 or not rule["odd"])
     )
+    if not fits:
+        whole = isinstance(value, int)
+        raise SonogenError(f"{name} {shown(value)}: must be {_describe(rule, whole)}{why}")
+    return value
 
 
-# Settings that only make sense as whole numbers of at least 1 (others may be 0, none negative).
-AT_LEAST_ONE = {
-    "batch_size", "max_steps", "critic_steps", "dim", "latent_dim", "kernel_size", "n_fft",
-    "hop_length", "griffin_lim_iters", "checkpoint_every_steps", "preview_every_steps",
-    "log_every_steps", "num_nodes",
-}  # fmt: skip
-
-
-def _checked(name: str, value: Any, annotation: str) -> Any:
+def _checked(name: str, value: Any, spec: dataclasses.Field) -> Any:
     """Return ``value`` if it fits the field's annotation (e.g. "int", "float | None"), else
     raise a SonogenError naming the setting; ints are accepted for floats and for str fields."""
+    annotation = str(spec.type)
     kinds = {part.strip() for part in annotation.split("|")}
     if value is None:
         if "None" in kinds:
@@ -116,63 +220,114 @@ def _checked(name: str, value: Any, annotation: str) -> Any:
     if "bool" in kinds:
         if isinstance(value, bool):
             return value
-        raise SonogenError(f"{name} {value!r}: expected true or false")
+        raise SonogenError(f"{name} {shown(value)}: expected true or false")
     if "int" in kinds and isinstance(value, int) and not isinstance(value, bool):
-        minimum = 1 if name.rsplit(".", 1)[-1] in AT_LEAST_ONE else 0
-        if value < minimum:
-            raise SonogenError(f"{name} {value}: must be at least {minimum}")
         return value
     if "float" in kinds and isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value) or value < 0:
-            raise SonogenError(f"{name} {value}: must be a finite number, 0 or more")
+        if not math.isfinite(value):
+            raise SonogenError(f"{name} {value}: must be a finite number")
         return float(value)
     if "str" in kinds and isinstance(value, (str, int)) and not isinstance(value, bool):
         return str(value)
+    if annotation.startswith("list[str]") and isinstance(value, list):
+        if all(isinstance(item, str) for item in value):
+            return value
+        raise SonogenError(f"{name} {shown(value)}: expected a list of strings")
     if annotation.startswith("list") and isinstance(value, list):
         return value
     if annotation.startswith("dict") and isinstance(value, dict):
         return value
-    expected = " or ".join(sorted(kinds - {"None"}))
-    raise SonogenError(f"{name} {value!r}: expected {expected}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SonogenError(f"{name} {value}: must be a finite number")
+    rule = spec.metadata.get("setting")
+    if rule is not None and rule["choices"] is None and kinds & {"int", "float"}:
+        expected = _describe(rule, "int" in kinds)
+    else:
+        expected = " or ".join(sorted(kinds - {"None"}))
+    raise SonogenError(f"{name} {shown(value)}: expected {expected}")
+
+
+def safe_yaml(text: str, where: str) -> Any:
+    """Return the value of a YAML document, read with the safe loader and no aliases (``*name``):
+    tags that build Python objects are refused, and so are aliases, which configs never need and
+    which let a few hundred bytes stand for gigabytes. A problem is a SonogenError naming
+    ``where``."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    "an alias (*name); sonogen configs do not take aliases, write the value out",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
+    except yaml.YAMLError as error:
+        message = " ".join(str(error).split())
+        if len(message) > 300:
+            message = message[:297] + "..."
+        raise SonogenError(f"{where}: not valid YAML ({message}); fix it") from None
+    except RecursionError:
+        raise SonogenError(f"{where}: nested too deeply to be a config; fix it") from None
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, dict[str, Any]]:
     """Parse ``section.key=value`` strings into {section: {key: value}} (values read as YAML)."""
-    import yaml
-
     result: dict[str, dict[str, Any]] = {}
     for pair in pairs or []:
         if "=" not in pair:
-            raise SonogenError(f"--set {pair!r}: expected section.key=value, e.g. model.dim=32")
+            raise SonogenError(
+                f"--set {shown(pair)}: expected section.key=value, e.g. model.dim=32"
+            )
         key, raw = pair.split("=", 1)
         section, _, name = key.strip().partition(".")
         if section not in {"model", "train"} or not name:
             raise SonogenError(
-                f"--set {pair!r}: the key must start with 'model.' or 'train.', e.g. "
+                f"--set {shown(pair)}: the key must start with 'model.' or 'train.', e.g. "
                 "train.batch_size=16"
             )
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as error:
-            raise SonogenError(f"--set {pair!r}: cannot read the value ({error})") from None
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise SonogenError(f"--set {shown(key)}: the value is too long to be a setting")
+        value = safe_yaml(raw, f"--set {shown(pair)}") if raw.strip() else None
         result.setdefault(section, {})[name] = value
     return result
 
 
 def read_yaml(path: Path) -> dict:
-    """Return the mapping in a YAML file (safe loader only)."""
-    import yaml
-
+    """Return the mapping in a YAML config file (safe loader, no aliases, at most
+    MAX_CONFIG_BYTES)."""
     path = Path(path)
     if not path.is_file():
         raise SonogenError(f"{path}: config file not found")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        message = str(error).replace("\n", " ")
-        raise SonogenError(f"{path}: not valid YAML ({message}); fix the file") from None
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise SonogenError(f"{path}: cannot read the config ({error.strerror})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise SonogenError(
+            f"{path}: larger than {MAX_CONFIG_BYTES:,} bytes, too large to be a config; "
+            "pass the YAML file of settings"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SonogenError(
+            f"{path}: not a text file (not UTF-8 at byte {error.start}); pass a YAML config"
+        ) from None
+    values = safe_yaml(text, str(path))
+    if values is None:
+        return {}
     if not isinstance(values, dict):
-        raise SonogenError(f"{path}: expected a mapping at the top level")
+        raise SonogenError(
+            f"{path}: expected a mapping of sections (model:, train:) at the top level, "
+            f"got a {type(values).__name__}"
+        )
     return values
 
 
@@ -183,15 +338,27 @@ def write_yaml(path: Path, values: dict) -> None:
 
 
 def load_run_config(path: Path) -> RunConfig:
-    """Rebuild a RunConfig from a run's config.yaml."""
+    """Rebuild a RunConfig from a run's config.yaml, every value checked; a damaged or edited
+    file is a SonogenError naming it."""
     from sonogen.models.registry import get_family
 
     values = read_yaml(path)
-    name = values.get("model_name")
-    family = get_family(name, where=f"{path}: model_name")
+    for key in ("model_name", "data", "model"):
+        if key not in values:
+            raise SonogenError(
+                f"{path}: no {key}: a run's config.yaml holds model_name, data, model and train; "
+                "restore the file or train the run again"
+            )
+    family = get_family(values["model_name"], where=f"{path}: model_name")
+    data = values["data"]
+    for key in ("sample_rate", "clip_samples"):
+        if isinstance(data, dict) and key not in data:
+            raise SonogenError(
+                f"{path}: data.{key} is missing; restore the file or train the run again"
+            )
     return RunConfig(
-        model_name=name,
-        data=build_dataclass(DataConfig, values.get("data"), f"{path}: data"),
-        model=build_dataclass(family.Config, values.get("model"), f"{path}: model"),
+        model_name=values["model_name"],
+        data=build_dataclass(DataConfig, data, f"{path}: data"),
+        model=build_dataclass(family.Config, values["model"], f"{path}: model"),
         train=build_dataclass(TrainConfig, values.get("train"), f"{path}: train"),
     )

@@ -49,9 +49,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sonogen.audio.features import mu_law_decode, mu_law_encode
-from sonogen.config import DataConfig
+from sonogen.config import LEARNING_RATES, DataConfig, setting, shown
 from sonogen.errors import SonogenError
-from sonogen.models.base import Family, seeded_generator
+from sonogen.models.base import Family, check_temperature, seeded_generator
 
 QUANTIZATION = 256  # 8-bit mu-law
 SILENCE_CODE = QUANTIZATION // 2  # mu_law_encode(0.0)
@@ -62,50 +62,49 @@ SILENCE_CODE = QUANTIZATION // 2  # mu_law_encode(0.0)
 
 @dataclass(frozen=True)
 class SampleRNNConfig:
-    frame_size: int = 16  # samples per frame-tier step
-    rnn: str = "gru"  # "gru" or "lstm"
-    layers: int = 1  # RNN layers
-    hidden: int = 256  # RNN width (the paper's is 1024; this is a CPU default)
-    sample_hidden: int = 128  # width of the sample-tier MLP
-    embedding_dim: int = 64  # size of the mu-law code embedding
-    window_frames: int = 128  # training window per clip (2048 samples), at most the clip
-    tbptt_frames: int = 32  # frames per truncated-BPTT chunk; one optimizer step per chunk
-    learning_rate: float = 1e-3
-    grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    frame_size: int = setting(16, 1, 256)  # samples per frame-tier step
+    rnn: str = setting("gru", choices=("gru", "lstm"))
+    layers: int = setting(1, 1, 16)  # RNN layers
+    # RNN width (the paper's is 1024; this is a CPU default)
+    hidden: int = setting(256, 1, 8192)
+    sample_hidden: int = setting(128, 1, 8192)  # width of the sample-tier MLP
+    embedding_dim: int = setting(64, 1, 4096)  # size of the mu-law code embedding
+    # training window per clip (2048 samples), at most the clip
+    window_frames: int = setting(128, 1, 2**20)
+    # frames per truncated-BPTT chunk; one optimizer step per chunk
+    tbptt_frames: int = setting(32, 1, 2**20)
+    learning_rate: float = setting(1e-3, *LEARNING_RATES)
+    grad_clip: float = setting(1.0, 0, 10**6)  # max gradient norm; 0 turns clipping off
 
 
 @dataclass(frozen=True)
 class TransformerARConfig:
-    frame_size: int = 16
-    layers: int = 4
-    heads: int = 4
-    width: int = 128
-    dropout: float = 0.0
-    context_frames: int = 128  # attention window in frames; also the training window
-    sample_hidden: int = 128
-    embedding_dim: int = 64
-    learning_rate: float = 5e-4
-    warmup_steps: int = 200  # linear learning-rate warm-up
-    grad_clip: float = 1.0
+    frame_size: int = setting(16, 1, 256)
+    layers: int = setting(4, 1, 64)
+    heads: int = setting(4, 1, 256)
+    width: int = setting(128, 2, 8192)
+    dropout: float = setting(0.0, 0, 1, below=True)
+    # attention window in frames; also the training window
+    context_frames: int = setting(128, 1, 65536)
+    sample_hidden: int = setting(128, 1, 8192)
+    embedding_dim: int = setting(64, 1, 4096)
+    learning_rate: float = setting(5e-4, *LEARNING_RATES)
+    warmup_steps: int = setting(200, 0, 10**9)  # linear learning-rate warm-up
+    grad_clip: float = setting(1.0, 0, 10**6)
 
 
 @dataclass(frozen=True)
 class LSTMBaselineConfig:
-    hidden: int = 128
-    window_samples: int = 1024  # training window per clip, at most the clip
-    learning_rate: float = 1e-3
-    grad_clip: float = 1.0
+    hidden: int = setting(128, 1, 8192)
+    # training window per clip, at most the clip
+    window_samples: int = setting(1024, 1, 2**20)
+    learning_rate: float = setting(1e-3, *LEARNING_RATES)
+    grad_clip: float = setting(1.0, 0, 10**6)
     # "window": as the tutorials generate, each new sample is predicted by a fresh pass over the
     # last window_samples samples (the model only ever saw windows that start from a zero
     # state); "stateful": carry the LSTM state, one cell step per sample (far faster, but runs
     # the LSTM on sequences longer than any it was trained on)
-    generation: str = "window"
-
-
-def _check_settings(config: Any, positive: tuple[str, ...]) -> None:
-    for name in positive:
-        if getattr(config, name) < 1:
-            raise SonogenError(f"model.{name} {getattr(config, name)}: must be at least 1")
+    generation: str = setting("window", choices=("window", "stateful"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,19 +334,14 @@ class _Autoregressive(Family):
             raise SonogenError(f"{', '.join(options)}: not an option of {type(self).__name__}")
         if n < 1:
             raise SonogenError(f"-n {n}: ask for at least one clip")
-        given = (samples, temperature)
+        given = samples
         try:
             samples = operator.index(self.data.clip_samples if samples is None else samples)
         except TypeError:
             samples = 0
         if samples < 1:
-            raise SonogenError(f"samples {given[0]!r}: must be a whole number of at least 1")
-        try:
-            temperature = float(temperature)
-        except (TypeError, ValueError):
-            temperature = math.nan
-        if not temperature >= 0 or math.isinf(temperature):
-            raise SonogenError(f"--temperature {given[1]}: must be a finite number, 0 or more")
+            raise SonogenError(f"samples {shown(given)}: must be a whole number of at least 1")
+        temperature = check_temperature(temperature)
         generator = seeded_generator(seed, self.device)
         labels = self.check_labels(labels, n)
         if labels is None and self.num_labels:
@@ -639,13 +633,6 @@ class SampleRNN(_TwoTier):
     Config = SampleRNNConfig
 
     def __init__(self, config: SampleRNNConfig, data: DataConfig):
-        _check_settings(
-            config,
-            ("frame_size", "layers", "hidden", "sample_hidden", "embedding_dim")
-            + ("window_frames", "tbptt_frames"),
-        )
-        if config.rnn not in {"lstm", "gru"}:
-            raise SonogenError(f"model.rnn {config.rnn!r}: choose lstm or gru")
         super().__init__(config, data, frame_dim=config.hidden)
         self.frame_tier = RNNFrameTier(config, self.num_labels)
         self.train_window_frames = config.window_frames
@@ -669,19 +656,12 @@ class TransformerAR(_TwoTier):
     Config = TransformerARConfig
 
     def __init__(self, config: TransformerARConfig, data: DataConfig):
-        _check_settings(
-            config,
-            ("frame_size", "layers", "heads", "width", "context_frames")
-            + ("sample_hidden", "embedding_dim"),
-        )
+        super().__init__(config, data, frame_dim=config.width)
         if config.width % config.heads or (config.width // config.heads) % 2:
             raise SonogenError(
                 f"model.width {config.width}, model.heads {config.heads}: the width must split "
                 "into heads of an even size (rotary positions rotate pairs), e.g. 256 and 4"
             )
-        if not 0 <= config.dropout < 1:
-            raise SonogenError(f"model.dropout {config.dropout}: must be in [0, 1)")
-        super().__init__(config, data, frame_dim=config.width)
         self.frame_tier = TransformerFrameTier(config, self.num_labels)
         self.train_window_frames = config.context_frames
         self.chunk_frames = config.context_frames
@@ -719,11 +699,6 @@ class LSTMBaseline(_Autoregressive):
     Config = LSTMBaselineConfig
 
     def __init__(self, config: LSTMBaselineConfig, data: DataConfig):
-        _check_settings(config, ("hidden", "window_samples"))
-        if config.generation not in ("window", "stateful"):
-            raise SonogenError(
-                f"model.generation {config.generation!r}: choose 'window' or 'stateful'"
-            )
         super().__init__(config, data)
         self.lstm = nn.LSTM(1, config.hidden, batch_first=True)
         self.output = nn.Linear(config.hidden, 1)

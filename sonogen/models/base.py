@@ -10,6 +10,8 @@ the trainer.
 from __future__ import annotations
 
 import hashlib
+import math
+import operator
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sonogen.config import DataConfig
+from sonogen.config import LARGEST_SEED, DataConfig, check_settings, shown
 from sonogen.errors import SonogenError
 
 Backward = Callable[[torch.Tensor], None]
@@ -39,6 +41,10 @@ class Family(nn.Module):
 
     def __init__(self, config: Any, data: DataConfig):
         super().__init__()
+        # every setting within its declared range (config files are checked when read; this
+        # catches a config dataclass made in Python)
+        check_settings(config, "model")
+        check_settings(data, "data")
         self.config = config
         self.data = data
 
@@ -154,13 +160,75 @@ def flush_denormals() -> None:
     torch.set_flush_denormal(True)
 
 
+MAX_TEMPERATURE = 100.0  # past this, sampling is noise whatever the model learnt
+MAX_INTERPOLATION_STEPS = 1000
+
+
+def check_seed(seed: Any, option: str = "--seed") -> int | None:
+    """Return ``seed`` as an int in 0..2**63-1 (or None), else a SonogenError naming ``option``."""
+    if seed is None:
+        return None
+    try:
+        value = operator.index(seed)
+    except TypeError:
+        value = -1
+    if not 0 <= value <= LARGEST_SEED:
+        raise SonogenError(f"{option} {shown(seed)}: must be a whole number from 0 to 2**63-1")
+    return value
+
+
+def check_temperature(temperature: Any) -> float:
+    """Return ``temperature`` as a float from 0 to MAX_TEMPERATURE, else a SonogenError naming
+    ``--temperature`` (NaN would otherwise make silent clips)."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 <= value <= MAX_TEMPERATURE:
+        raise SonogenError(
+            f"--temperature {shown(temperature)}: must be a finite number, 0 or more and at "
+            f"most {MAX_TEMPERATURE:g}"
+        )
+    return value
+
+
+def check_truncation(truncation: Any) -> float | None:
+    """Return ``truncation`` as a positive finite float (or None), else a SonogenError naming
+    ``--truncation``."""
+    if truncation is None:
+        return None
+    try:
+        value = float(truncation)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise SonogenError(f"--truncation {shown(truncation)}: must be a positive finite number")
+    return value
+
+
+def check_steps(steps: Any) -> int:
+    """Return the step count of an interpolation (2..MAX_INTERPOLATION_STEPS), else a
+    SonogenError naming ``--steps``."""
+    try:
+        value = operator.index(steps)
+    except TypeError:
+        value = 0
+    if not 2 <= value <= MAX_INTERPOLATION_STEPS:
+        raise SonogenError(
+            f"--steps {shown(steps)}: an interpolation needs at least 2 steps and at most "
+            f"{MAX_INTERPOLATION_STEPS}"
+        )
+    return value
+
+
 def seeded_generator(seed: int | None, device: torch.device) -> torch.Generator:
     """Return a torch.Generator on ``device``, seeded (or from fresh entropy for None)."""
+    seed = check_seed(seed)
     generator = torch.Generator(device=device)
     if seed is None:
         generator.seed()
     else:
-        generator.manual_seed(int(seed))
+        generator.manual_seed(seed)
     return generator
 
 
@@ -182,27 +250,43 @@ def save_weights(path: Path, state: dict[str, torch.Tensor], metadata: dict[str,
     path = Path(path)
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     metadata = {k: str(v) for k, v in metadata.items()} | {"sha256": weights_digest(state)}
-    save_file(state, str(temp), metadata=metadata)
-    os.replace(temp, path)
+    try:
+        save_file(state, str(temp), metadata=metadata)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)  # only left when writing failed
 
 
 def read_weights(path: Path, remedy: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Return (tensors, metadata) of a safetensors file written by save_weights, checking its
-    checksum; a damaged or edited file is a SonogenError that ends with ``remedy``."""
+    checksum (required) and that every weight is finite; a damaged or edited file is a
+    SonogenError that ends with ``remedy``."""
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = dict(handle.metadata() or {})
             state = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as error:
+        message = " ".join(str(error).split())[:160]
         raise SonogenError(
-            f"{path}: not a readable safetensors file ({error}); the file is damaged; {remedy}"
+            f"{path}: not a readable safetensors file ({message}); the file is damaged; {remedy}"
         ) from None
     expected = metadata.get("sha256")
-    if expected is not None and expected != weights_digest(state):
+    if expected is None:
+        raise SonogenError(
+            f"{path}: no checksum (sha256) in its metadata, so a damaged or edited file cannot "
+            f"be told from a good one; {remedy}"
+        )
+    if expected != weights_digest(state):
         raise SonogenError(
             f"{path}: the weights do not match the checksum stored with them (the file was "
             f"damaged or edited); {remedy}"
         )
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise SonogenError(
+                f"{path}: weight {shown(key)} holds NaN or infinite values (training diverged, "
+                f"or the file was edited); {remedy}"
+            )
     return state, metadata

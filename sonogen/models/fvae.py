@@ -61,9 +61,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sonogen.audio.features import multi_resolution_stft_distance, stft_magnitude
-from sonogen.config import DataConfig
+from sonogen.config import LEARNING_RATES, DataConfig, setting
 from sonogen.errors import SonogenError
-from sonogen.models.base import Family, seeded_generator
+from sonogen.models.base import Family, check_steps, check_temperature, seeded_generator
 
 PQMF_ATTENUATION_DB = 100.0  # stop-band attenuation of the prototype (RAVE's value)
 DISCRIMINATOR_FFT_SIZES = (2048, 1024, 512, 256, 128)  # one spectral discriminator each
@@ -73,32 +73,46 @@ LEAK = 0.2  # leaky ReLU slope everywhere
 # config
 
 
+MAX_HOP = 4096  # samples per latent frame (bands x 2**downsampling_layers); RAVE's is 2048
+
+
 @dataclass(frozen=True)
 class FlowVAEConfig:
     # autoencoder
-    bands: int = 16  # PQMF sub-bands; the networks run at sample_rate / bands (1 = no filter bank)
-    channels: int = 32  # width at the sub-band rate; doubles at each downsampling layer
-    max_channels: int = 128  # width cap
-    downsampling_layers: int = 4  # stride-2 layers: hop = bands * 2**layers samples per frame
-    decoder_blocks: int = 3  # dilated residual blocks per decoder layer (dilations 1, 3, 9, ...)
-    latent_dim: int = 16  # latent channels per frame
-    beta: float = 0.01  # weight of the KL term (nats per frame, summed over latent channels)
-    beta_warmup_steps: int = 2000  # beta rises linearly from 0 over these steps
-    waveform_weight: float = 1.0  # weight of the mean absolute waveform error (0: RAVE's loss)
-    log_epsilon: float = 1e-2  # added to STFT magnitudes before the log in the training loss
-    learning_rate: float = 5e-4
+    # PQMF sub-bands; the networks run at sample_rate / bands (1 = no filter bank)
+    bands: int = setting(16, 1, 64)
+    channels: int = setting(32, 1, 1024)  # width at the sub-band rate; doubles at each layer
+    max_channels: int = setting(128, 1, 2048)  # width cap
+    # stride-2 layers: hop = bands * 2**layers samples per frame (at most MAX_HOP)
+    downsampling_layers: int = setting(4, 0, 12)
+    # dilated residual blocks per decoder layer (dilations 1, 3, 9, ...)
+    decoder_blocks: int = setting(3, 0, 8)
+    latent_dim: int = setting(  # latent channels per frame
+        16, 2, 1024, why="the flow's couplings split the latent channels in two"
+    )
+    # weight of the KL term (nats per frame, summed over latent channels)
+    beta: float = setting(0.01, 0, 10**6)
+    beta_warmup_steps: int = setting(2000, 0, 10**9)  # beta rises linearly from 0 over these
+    # weight of the mean absolute waveform error (0: RAVE's loss)
+    waveform_weight: float = setting(1.0, 0, 10**6)
+    # added to STFT magnitudes before the log in the training loss
+    log_epsilon: float = setting(1e-2, 0, 1, above=True)
+    learning_rate: float = setting(5e-4, *LEARNING_RATES)
     # prior
-    flow_layers: int = 8  # ActNorm + affine coupling pairs
-    flow_hidden: int = 64  # width of the coupling networks
-    flow_blocks: int = 4  # dilated residual blocks per coupling network (dilations 1, 2, 4, ...)
-    flow_scale_clamp: float = 2.0  # |log scale| of one coupling stays below this (tanh)
-    flow_learning_rate: float = 1e-3
-    label_dim: int = 16  # size of the label embedding fed to the coupling networks
+    flow_layers: int = setting(8, 1, 64)  # ActNorm + affine coupling pairs
+    flow_hidden: int = setting(64, 1, 2048)  # width of the coupling networks
+    # dilated residual blocks per coupling network (dilations 1, 2, 4, ...)
+    flow_blocks: int = setting(4, 0, 16)
+    # |log scale| of one coupling stays below this (tanh)
+    flow_scale_clamp: float = setting(2.0, 0, 20, above=True)
+    flow_learning_rate: float = setting(1e-3, *LEARNING_RATES)
+    # size of the label embedding fed to the coupling networks
+    label_dim: int = setting(16, 1, 4096)
     # adversarial phase (None: never)
-    adversarial_after: int | None = None
-    discriminator_channels: int = 16
-    feature_matching_weight: float = 10.0
-    discriminator_learning_rate: float = 1e-4
+    adversarial_after: int | None = setting(None, 0, 10**9)
+    discriminator_channels: int = setting(16, 1, 1024)
+    feature_matching_weight: float = setting(10.0, 0, 10**6)
+    discriminator_learning_rate: float = setting(1e-4, *LEARNING_RATES)
 
 
 # --------------------------------------------------------------------------------------------
@@ -410,18 +424,13 @@ class MultiScaleDiscriminator(nn.Module):
 
 
 def _check_settings(config: FlowVAEConfig) -> None:
-    for name in ("bands", "channels", "max_channels", "flow_layers", "flow_hidden"):
-        if getattr(config, name) < 1:
-            raise SonogenError(f"model.{name} {getattr(config, name)}: must be at least 1")
-    if config.latent_dim < 2:
+    """Raise a SonogenError for settings that fit their ranges but not each other."""
+    hop = config.bands * 2**config.downsampling_layers
+    if hop > MAX_HOP:
         raise SonogenError(
-            f"model.latent_dim {config.latent_dim}: the flow's couplings split the latent "
-            "channels in two, so it must be at least 2"
-        )
-    if config.adversarial_after is not None and config.discriminator_channels < 1:
-        raise SonogenError(
-            f"model.discriminator_channels {config.discriminator_channels}: must be at least 1 "
-            "when model.adversarial_after is set"
+            f"model.downsampling_layers {config.downsampling_layers}, model.bands {config.bands}: "
+            f"one latent frame would cover {hop} samples (bands x 2**downsampling_layers), at "
+            f"most {MAX_HOP}; lower one of them"
         )
 
 
@@ -639,12 +648,7 @@ class FlowVAE(Family):
             raise SonogenError(f"{', '.join(options)}: not an option of {type(self).__name__}")
         if n < 1:
             raise SonogenError(f"-n {n}: ask for at least one clip")
-        try:
-            value = float(temperature)
-        except (TypeError, ValueError):
-            value = math.nan
-        if not value >= 0 or math.isinf(value):
-            raise SonogenError(f"--temperature {temperature}: must be a finite number, 0 or more")
+        value = check_temperature(temperature)
         samples, frames = self._frames_for(samples)
         generator = seeded_generator(seed, self.device)
         labels = self.check_labels(labels, n)
@@ -669,8 +673,7 @@ class FlowVAE(Family):
 
         The shorter signal is zero-padded to the longer one's length, which is ``samples``.
         """
-        if operator.index(steps) < 2:
-            raise SonogenError(f"steps {steps}: an interpolation needs at least 2 steps")
+        steps = check_steps(steps)
         a, b = (self._mono(audio, name) for audio, name in ((a_audio, "a"), (b_audio, "b")))
         samples = max(a.shape[0], b.shape[0])
         pair = torch.stack(
@@ -731,7 +734,15 @@ class FlowVAE(Family):
         return output.cpu().numpy().astype(np.float32) if as_numpy else output
 
     def _mono(self, audio: Any, name: str) -> Tensor:
-        tensor = torch.as_tensor(np.asarray(audio) if not isinstance(audio, Tensor) else audio)
+        if not isinstance(audio, Tensor):
+            try:
+                array = np.asarray(audio)
+            except ValueError:  # ragged nested lists
+                array = np.asarray(None)
+            if not np.issubdtype(array.dtype, np.number):
+                raise SonogenError(f"{name}: expected float audio in [-1, 1], got {array.dtype}")
+            audio = torch.as_tensor(array)
+        tensor = audio
         if tensor.dim() != 1 or tensor.shape[0] < 1:
             raise SonogenError(
                 f"{name}: expected one mono signal [samples], got shape {tuple(tensor.shape)}; "

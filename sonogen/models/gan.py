@@ -26,43 +26,65 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sonogen.config import DataConfig
+from sonogen.config import LEARNING_RATES, DataConfig, setting
 from sonogen.errors import SonogenError
-from sonogen.models.base import Family, seeded_generator
+from sonogen.models.base import (
+    Family,
+    check_seed,
+    check_steps,
+    check_temperature,
+    check_truncation,
+    seeded_generator,
+)
 
 # --------------------------------------------------------------------------------------------
 # configs
 
 
+# The longest clip WaveGAN makes: 16 * 4**layers samples, 6 layers at most (the paper's longest
+# model has 5, 16384 samples; 6 at dim 128 is already ~1.5 GB of weights).
+WAVEGAN_MAX_LAYERS = 6
+# SpecGAN's widest spectrogram: its networks grow with the frame count (5 stride-2 layers from
+# frames / 32 columns)
+SPECGAN_MAX_FRAMES = 1024
+
+
 @dataclass(frozen=True)
 class WaveGANConfig:
-    dim: int = 16  # width multiplier d; the paper's is 64 (CPU default is smaller)
-    latent_dim: int = 100
-    kernel_size: int = 25
-    phase_shuffle: int = 2  # critic shifts each layer by -n..n samples; 0 turns it off
-    label_dim: int = 32  # size of the label embedding fed to the generator
-    critic_steps: int = 5  # critic updates per generator update
-    gradient_penalty: float = 10.0
-    learning_rate: float = 1e-4
-    beta1: float = 0.5
-    beta2: float = 0.9
+    # width multiplier d; the paper's is 64 (CPU default is smaller)
+    dim: int = setting(16, 1, 128)
+    latent_dim: int = setting(100, 1, 4096)
+    # odd or even both give an exact x4 per layer; 3 is the smallest with padding >= 0
+    kernel_size: int = setting(25, 3, 101)
+    # critic shifts each layer by -n..n samples; 0 turns it off (the shortest shuffled layer has
+    # 64 samples, and a reflect pad must be shorter than that)
+    phase_shuffle: int = setting(2, 0, 16)
+    label_dim: int = setting(32, 1, 4096)  # size of the label embedding fed to the generator
+    critic_steps: int = setting(5, 1, 100)  # critic updates per generator update
+    gradient_penalty: float = setting(10.0, 0, 10**6)
+    learning_rate: float = setting(1e-4, *LEARNING_RATES)
+    beta1: float = setting(0.5, 0, 1, below=True)
+    beta2: float = setting(0.9, 0, 1, below=True)
 
 
 @dataclass(frozen=True)
 class SpecGANConfig:
-    dim: int = 16  # the paper's is 64
-    latent_dim: int = 100
-    kernel_size: int = 5
-    n_fft: int = 256
-    hop_length: int = 128
-    clip_deviations: float = 3.0  # normalised log-magnitudes are clipped at this many deviations
-    griffin_lim_iters: int = 16  # the paper's count
-    label_dim: int = 32
-    critic_steps: int = 5
-    gradient_penalty: float = 10.0
-    learning_rate: float = 1e-4
-    beta1: float = 0.5
-    beta2: float = 0.9
+    dim: int = setting(16, 1, 128)  # the paper's is 64
+    latent_dim: int = setting(100, 1, 4096)
+    kernel_size: int = setting(5, 1, 31, odd=True, why="its layers double the size only then")
+    n_fft: int = setting(
+        256, choices=(256,), why="SpecGAN's networks are built for 128 frequency bins"
+    )
+    hop_length: int = setting(128, 16, 256)
+    # normalised log-magnitudes are clipped at this many deviations
+    clip_deviations: float = setting(3.0, 0, 100, above=True)
+    griffin_lim_iters: int = setting(16, 1, 1000)  # the paper's count
+    label_dim: int = setting(32, 1, 4096)
+    critic_steps: int = setting(5, 1, 100)
+    gradient_penalty: float = setting(10.0, 0, 10**6)
+    learning_rate: float = setting(1e-4, *LEARNING_RATES)
+    beta1: float = setting(0.5, 0, 1, below=True)
+    beta2: float = setting(0.9, 0, 1, below=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,10 +336,10 @@ class _WGANGP(Family):
         truncation: float | None = None,
     ) -> torch.Tensor:
         """Return z [n, latent_dim] ~ N(0, I) (resampled beyond +-truncation), times temperature."""
+        temperature = check_temperature(temperature)
+        truncation = check_truncation(truncation)
         z = torch.randn(n, self.config.latent_dim, generator=generator, device=generator.device)
         if truncation is not None:
-            if truncation <= 0:
-                raise SonogenError(f"--truncation {truncation}: must be a positive number")
             for _ in range(100):
                 outside = z.abs() > truncation
                 if not outside.any():
@@ -354,6 +376,10 @@ class _WGANGP(Family):
     def generate(self, n, *, seed=None, labels=None, temperature=1.0, truncation=None, **options):
         if options:
             raise SonogenError(f"{', '.join(options)}: not an option of {type(self).__name__}")
+        if n < 1:
+            raise SonogenError(f"-n {n}: ask for at least one clip")
+        check_temperature(temperature)  # before eval(), so an error leaves the mode as it was
+        check_truncation(truncation)
         was_training = self.training
         self.eval()
         generator = seeded_generator(seed, self.device)
@@ -367,9 +393,12 @@ class _WGANGP(Family):
     def interpolate(
         self, seed_a: int, seed_b: int, steps: int, label: int | None = None
     ) -> torch.Tensor:
-        """Return audio [steps, clip_samples] along the spherical path between two latents."""
-        if steps < 2:
-            raise SonogenError(f"steps {steps}: an interpolation needs at least 2 steps")
+        """Return audio [steps, clip_samples] along the spherical path between the latents of
+        two seeds (each 0..2**63-1; steps 2..1000)."""
+        steps = check_steps(steps)
+        seed_a, seed_b = check_seed(seed_a, "seed A"), check_seed(seed_b, "seed B")
+        if seed_a is None or seed_b is None:
+            raise SonogenError("seed A, seed B: an interpolation needs two seeds")
         was_training = self.training
         self.eval()
         z_a = self.sample_latent(1, seeded_generator(seed_a, self.device))[0]
@@ -396,6 +425,13 @@ class WaveGAN(_WGANGP):
     def __init__(self, config: WaveGANConfig, data: DataConfig):
         super().__init__(config, data)
         layers = wavegan_layers(data.clip_samples)
+        if layers > WAVEGAN_MAX_LAYERS:
+            longest = 16 * 4**WAVEGAN_MAX_LAYERS
+            raise SonogenError(
+                f"data.clip_samples {data.clip_samples}: WaveGAN makes clips of at most {longest} "
+                f"samples; prepare the dataset with --clip-samples {longest} or less, or use "
+                "another model"
+            )
         self.model_samples = 16 * 4**layers
         self.critic = WaveGANCritic(config, layers)
         self.conditioning = Conditioning(self.num_labels, config.label_dim, self.critic.feature_dim)
@@ -418,14 +454,16 @@ class SpecGAN(_WGANGP):
     frequency_bins = 128
 
     def __init__(self, config: SpecGANConfig, data: DataConfig):
-        super().__init__(config, data)
-        if config.n_fft // 2 != self.frequency_bins:
-            raise SonogenError(
-                f"model.n_fft {config.n_fft}: SpecGAN's networks are built for 128 frequency "
-                "bins, so n_fft must be 256"
-            )
+        super().__init__(config, data)  # n_fft is 256 (declared on SpecGANConfig)
         frames = math.ceil(data.clip_samples / config.hop_length)
         self.frames = max(32, math.ceil(frames / 32) * 32)  # 5 stride-2 layers from width 4
+        if self.frames > SPECGAN_MAX_FRAMES:
+            hop = math.ceil(data.clip_samples / SPECGAN_MAX_FRAMES)
+            raise SonogenError(
+                f"model.hop_length {config.hop_length}: gives {frames} frames for clips of "
+                f"{data.clip_samples} samples, SpecGAN takes at most {SPECGAN_MAX_FRAMES}; set "
+                f"model.hop_length to {hop} or more, or prepare shorter clips"
+            )
         start_width = self.frames // 32
         self.critic = SpecGANCritic(config, start_width)
         self.conditioning = Conditioning(self.num_labels, config.label_dim, self.critic.feature_dim)

@@ -25,14 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sonogen.config import DataConfig
+from sonogen.config import LEARNING_RATES, DataConfig, setting
 from sonogen.errors import SonogenError
 from sonogen.models.autoregressive import Block
-from sonogen.models.base import Family, seeded_generator
+from sonogen.models.base import Family, check_temperature, seeded_generator
 
 PREVIEW_BARS = 4
 PREVIEW_TOKENS = 512  # at most this many tokens per preview (a model that never closes a bar)
@@ -41,31 +42,38 @@ PREVIEW_TOKENS = 512  # at most this many tokens per preview (a model that never
 # configs
 
 
+MAX_VOCABULARY = 1_000_000  # token ids a dataset's tokenizer may have
+
+
 @dataclass(frozen=True)
 class MusicLSTMConfig:
-    embedding_dim: int = 256
-    hidden: int = 512
-    layers: int = 2
-    dropout: float = 0.2  # on the embedding, between LSTM layers and on the LSTM's output
+    embedding_dim: int = setting(256, 1, 8192)
+    hidden: int = setting(512, 1, 8192)
+    layers: int = setting(2, 1, 16)
+    # on the embedding, between LSTM layers and on the LSTM's output
+    dropout: float = setting(0.2, 0, 1, below=True)
     tie_weights: bool = True  # the output layer shares the embedding matrix
-    seq_len: int | None = None  # training window in tokens (None: the dataset's clip_samples)
-    learning_rate: float = 2e-3
-    grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    # training window in tokens (None: the dataset's clip_samples)
+    seq_len: int | None = setting(None, 2, 2**20)
+    learning_rate: float = setting(2e-3, *LEARNING_RATES)
+    grad_clip: float = setting(1.0, 0, 10**6)  # max gradient norm; 0 turns clipping off
 
 
 @dataclass(frozen=True)
 class MusicTransformerConfig:
-    layers: int = 4
-    heads: int = 4
-    width: int = 256
-    dropout: float = 0.1
-    context_tokens: int = 512  # attention window (sliding past it when generating)
-    seq_len: int | None = None  # training window in tokens (None: the dataset's clip_samples)
+    layers: int = setting(4, 1, 64)
+    heads: int = setting(4, 1, 256)
+    width: int = setting(256, 2, 8192)
+    dropout: float = setting(0.1, 0, 1, below=True)
+    # attention window (sliding past it when generating)
+    context_tokens: int = setting(512, 1, 2**20)
+    # training window in tokens (None: the dataset's clip_samples)
+    seq_len: int | None = setting(None, 2, 2**20)
     tie_weights: bool = True
-    learning_rate: float = 5e-4
-    warmup_steps: int = 200  # linear learning-rate warm-up
-    weight_decay: float = 0.01  # AdamW, on weight matrices only
-    grad_clip: float = 1.0
+    learning_rate: float = setting(5e-4, *LEARNING_RATES)
+    warmup_steps: int = setting(200, 0, 10**9)  # linear learning-rate warm-up
+    weight_decay: float = setting(0.01, 0, 10)  # AdamW, on weight matrices only
+    grad_clip: float = setting(1.0, 0, 10**6)
 
 
 # --------------------------------------------------------------------------------------------
@@ -87,11 +95,12 @@ class _TokenModel(Family):
                 f"--model {self.name}: learns from MIDI tokens, and {data.path or 'this data'} is "
                 f"a {data.kind} dataset; make one with `sonogen prepare-midi MIDI_FOLDER OUT`"
             )
-        self.vocab_size = int(extra["vocab_size"])
-        self.pad_id = int(extra.get("pad_id", 0))
-        self.bos_id = int(extra.get("bos_id", 1))
-        self.eos_id = int(extra.get("eos_id", 2))
-        self.bar_id = None if extra.get("bar_id") is None else int(extra["bar_id"])
+        from sonogen.data.dataset import check_token_ids
+
+        ids = check_token_ids(extra, "data.extra")
+        self.vocab_size = ids["vocab_size"]
+        self.pad_id, self.bos_id, self.eos_id = ids["pad_id"], ids["bos_id"], ids["eos_id"]
+        self.bar_id = ids["bar_id"]
         self.seq_len = int(config.seq_len or data.clip_samples)
         if self.seq_len < 2:
             raise SonogenError(f"model.seq_len {self.seq_len}: must be at least 2 tokens")
@@ -107,6 +116,7 @@ class _TokenModel(Family):
                 f"{info.path}: {size} tokens in its vocabulary, the model has {self.vocab_size}; "
                 "train a new run on this dataset"
             )
+        _check_token_values(info, self.vocab_size)
         return TokenWindows(info, split, self.seq_len)
 
     def logits(self, tokens: Tensor) -> Tensor:
@@ -194,7 +204,7 @@ class _TokenModel(Family):
             raise SonogenError(f"-n {n}: ask for at least one piece")
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
             raise SonogenError(f"max_tokens {max_tokens}: must be a whole number, at least 1")
-        temperature = _finite("--temperature", temperature, low=0.0)
+        temperature = check_temperature(temperature)
         top_p = _finite("--top-p", top_p, low=0.0)
         if not 0 < top_p <= 1:
             raise SonogenError(f"--top-p {top_p}: must be above 0 and at most 1")
@@ -309,6 +319,21 @@ class _TokenModel(Family):
             score.dump_midi(str(folder / f"{prefix}_{i}.mid"))
 
 
+def _check_token_values(info: Any, vocab_size: int, chunk: int = 1 << 22) -> None:
+    """Raise a SonogenError unless every id in tokens.npy is below ``vocab_size`` (the embedding
+    would fail on the first window holding one); read in chunks of the memory map."""
+    from sonogen.music.tokens import read_tokens
+
+    tokens = read_tokens(info)
+    for start in range(0, len(tokens), chunk):
+        part = np.asarray(tokens[start : start + chunk])
+        if part.size and (part.min() < 0 or part.max() >= vocab_size):
+            raise SonogenError(
+                f"{info.path / 'tokens.npy'}: holds token ids outside 0..{vocab_size - 1} (the "
+                "vocabulary in dataset.json); make the dataset again with `sonogen prepare-midi`"
+            )
+
+
 def _finite(option: str, value: Any, low: float) -> float:
     try:
         number = float(value)
@@ -352,11 +377,6 @@ class MusicLSTM(_TokenModel):
 
     def __init__(self, config: MusicLSTMConfig, data: DataConfig):
         super().__init__(config, data)
-        for key in ("embedding_dim", "hidden", "layers"):
-            if getattr(config, key) < 1:
-                raise SonogenError(f"model.{key} {getattr(config, key)}: must be at least 1")
-        if not 0 <= config.dropout < 1:
-            raise SonogenError(f"model.dropout {config.dropout}: must be in [0, 1)")
         self.embedding = nn.Embedding(self.vocab_size, config.embedding_dim)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         self.dropout = nn.Dropout(config.dropout)
@@ -479,16 +499,11 @@ class MusicTransformer(_TokenModel):
 
     def __init__(self, config: MusicTransformerConfig, data: DataConfig):
         super().__init__(config, data)
-        for key in ("layers", "heads", "width", "context_tokens"):
-            if getattr(config, key) < 1:
-                raise SonogenError(f"model.{key} {getattr(config, key)}: must be at least 1")
         if config.width % config.heads or (config.width // config.heads) % 2:
             raise SonogenError(
                 f"model.width {config.width}: must be a multiple of 2 * model.heads "
                 f"({2 * config.heads}), for rotary positions"
             )
-        if not 0 <= config.dropout < 1:
-            raise SonogenError(f"model.dropout {config.dropout}: must be in [0, 1)")
         self.head_dim = config.width // config.heads
         self.context = config.context_tokens
         self.embedding = nn.Embedding(self.vocab_size, config.width)

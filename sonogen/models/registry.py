@@ -20,7 +20,11 @@ FAMILIES: dict[str, str] = {
 
 def get_family(name: str | None, where: str = "--model"):
     """Return the model class registered under ``name`` (imported on first use)."""
-    if name not in FAMILIES:
-        raise SonogenError(f"{where}: unknown model {name!r}; choose one of: {', '.join(FAMILIES)}")
+    if not isinstance(name, str) or name not in FAMILIES:
+        from sonogen.config import shown
+
+        raise SonogenError(
+            f"{where}: unknown model {shown(name)}; choose one of: {', '.join(FAMILIES)}"
+        )
     module_name, class_name = FAMILIES[name].split(":")
     return getattr(importlib.import_module(module_name), class_name)
