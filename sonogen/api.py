@@ -5,6 +5,7 @@ Every CLI command is a thin call into one of these.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -251,7 +252,12 @@ def train(
     batch_size, seed, augment, accelerator, devices, num_nodes, strategy, precision) win over
     both. With ``resume=True`` the run continues from ``out/checkpoints/last.ckpt``; only train
     settings may change then.
+
+    The run dir is locked (``sonogen.run.RunLock``) from before its first check until training
+    ends, so two processes never train into one run dir; a run dir that stopped before its first
+    checkpoint is started over, and a failed start leaves nothing behind.
     """
+    from sonogen import run
     from sonogen.config import (
         DataConfig,
         RunConfig,
@@ -260,7 +266,6 @@ def train(
         load_run_config,
         parse_overrides,
         read_yaml,
-        write_yaml,
     )
     from sonogen.data.dataset import open_dataset
     from sonogen.models.base import flush_denormals
@@ -289,73 +294,87 @@ def train(
     # train settings, later layers winning: config file, then --set, then explicit options
     train_layers = (file_values.get("train") or {}) | sections.get("train", {}) | given
 
-    if resume:
-        config_path = run_dir / CONFIG_NAME
-        if not config_path.is_file() or not (run_dir / "checkpoints" / "last.ckpt").is_file():
-            raise SonogenError(
-                f"{run_dir}: nothing to resume (no config.yaml or checkpoints/last.ckpt); "
-                "start it without --resume"
-            )
-        run_config = load_run_config(config_path)
-        if model is not None and model != run_config.model_name:
-            raise SonogenError(
-                f"--model {model}: {run_dir} is a {run_config.model_name} run; drop --model"
-            )
-        if sections.get("model") or file_values.get("model"):
-            raise SonogenError("--set model.*: a resumed run keeps its model settings")
-        train_values = dataclasses.asdict(run_config.train) | train_layers
-        run_config = dataclasses.replace(
-            run_config, train=build_dataclass(TrainConfig, train_values, "train")
-        )
-        family_class = get_family(run_config.model_name)
-    else:
-        if data is None:
-            raise SonogenError("DATA: give a dataset dir made by `sonogen prepare`")
-        model_name = model or file_values.get("model_name") or "wavegan"
-        family_class = get_family(model_name)
-        if launched_worker():
-            pass  # a DDP worker re-runs the command; rank 0 has already made the run dir
-        elif (run_dir / "checkpoints").exists() or (run_dir / "model.safetensors").exists():
-            raise SonogenError(
-                f"--out {run_dir}: already holds a run; pass --resume to continue it or "
-                "choose another --out"
-            )
-        elif run_dir.exists() and any(p.name != CONFIG_NAME for p in run_dir.iterdir()):
-            # only a config.yaml (a start that failed before its first checkpoint) is reused
-            raise SonogenError(f"--out {run_dir}: folder is not empty; choose another --out")
-        info = open_dataset(data)
-        model_values = dict(file_values.get("model") or {})
-        model_values.update(sections.get("model", {}))
-        run_config = RunConfig(
-            model_name=model_name,
-            data=DataConfig(
-                path=str(info.path.resolve()),
-                sample_rate=info.sample_rate,
-                clip_samples=info.clip_samples,
-                labels=info.labels,
-                kind=info.kind,
-                extra=info.extra or None,
-            ),
-            model=build_dataclass(family_class.Config, model_values, "model"),
-            train=build_dataclass(TrainConfig, train_layers, "train"),
-        )
-    _check_train_config(run_config)
-    if run_config.train.precision in {"16", "16-mixed", "16-true"} and not family_class.float16:
-        raise SonogenError(
-            f"--precision {run_config.train.precision}: {run_config.model_name} does not train "
-            "in float16; use bf16-mixed or 32-true"
-        )
-    import torch
+    worker = launched_worker()  # rank 0 holds the lock and has made the run dir
+    if resume and not run_dir.is_dir():
+        run.check_resumable(run_dir)  # never make a folder only to find nothing to resume
+    lock = contextlib.nullcontext() if worker else run.RunLock(run_dir)
+    with lock:
+        try:
+            if resume:
+                run.check_resumable(run_dir)
+                config_path = run_dir / run.CONFIG_NAME
+                run_config = load_run_config(config_path)
+                if model is not None and model != run_config.model_name:
+                    raise SonogenError(
+                        f"--model {model}: {run_dir} is a {run_config.model_name} run; drop --model"
+                    )
+                if sections.get("model") or file_values.get("model"):
+                    raise SonogenError("--set model.*: a resumed run keeps its model settings")
+                train_values = dataclasses.asdict(run_config.train) | train_layers
+                run_config = dataclasses.replace(
+                    run_config, train=build_dataclass(TrainConfig, train_values, "train")
+                )
+                checkpoint = run.read_checkpoint(run_dir / run.CHECKPOINT)
+                run.check_resume(
+                    checkpoint, run_config, open_dataset(run_config.data.path), run_dir
+                )
+                family_class = get_family(run_config.model_name)
+            else:
+                checkpoint = None
+                if not worker:
+                    run.prepare_fresh_start(run_dir)
+                if data is None:
+                    raise SonogenError("DATA: give a dataset dir made by `sonogen prepare`")
+                model_name = model or file_values.get("model_name") or "wavegan"
+                family_class = get_family(model_name)
+                info = open_dataset(data)
+                model_values = dict(file_values.get("model") or {})
+                model_values.update(sections.get("model", {}))
+                run_config = RunConfig(
+                    model_name=model_name,
+                    data=DataConfig(
+                        path=str(info.path.resolve()),
+                        sample_rate=info.sample_rate,
+                        clip_samples=info.clip_samples,
+                        labels=info.labels,
+                        kind=info.kind,
+                        extra=info.extra or None,
+                    ),
+                    model=build_dataclass(family_class.Config, model_values, "model"),
+                    train=build_dataclass(TrainConfig, train_layers, "train"),
+                )
+            _check_train_config(run_config)
+            if (
+                run_config.train.precision in {"16", "16-mixed", "16-true"}
+                and not family_class.float16
+            ):
+                raise SonogenError(
+                    f"--precision {run_config.train.precision}: {run_config.model_name} does "
+                    "not train in float16; use bf16-mixed or 32-true"
+                )
+            import torch
 
-    torch.manual_seed(run_config.train.seed)  # the initial weights follow the seed too
-    family = family_class(run_config.model, run_config.data)
-    if not launched_worker():
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_yaml(run_dir / CONFIG_NAME, run_config.to_dict())
+            torch.manual_seed(run_config.train.seed)  # the initial weights follow the seed too
+            family = family_class(run_config.model, run_config.data)
+            if checkpoint is not None:  # before config.yaml is rewritten with the new settings
+                run.check_family_fits(checkpoint, family, run_dir / run.CHECKPOINT)
+            if not worker:
+                run.write_config(run_dir, run_config.to_dict())
 
-    from sonogen.trainer import fit
+            from sonogen.trainer import fit
 
-    fit(family, run_config, run_dir, resume=resume, progress=progress)
+            fit(
+                family,
+                run_config,
+                run_dir,
+                resume=resume,
+                progress=progress,
+                checkpoint_state=checkpoint,
+            )
+        except Exception:
+            if not (resume or worker):
+                run.clear_unsaved(run_dir)  # a failed start leaves nothing that blocks a retry
+            raise
     return run_dir
 
 

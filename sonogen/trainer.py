@@ -37,11 +37,19 @@ from sonogen.config import RunConfig
 from sonogen.data.dataset import open_dataset, read_clips, split_indices
 from sonogen.errors import SonogenError
 from sonogen.models.base import Family, flush_denormals, save_weights
+from sonogen.run import CHECKPOINT as CHECKPOINT_NAME
+from sonogen.run import (
+    METRICS,
+    SAMPLES,
+    WEIGHTS_NAME,
+    check_resume,
+    check_weights_fit,
+    config_hash,
+    dataset_fingerprint,
+    read_checkpoint,
+)
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_NAME = "checkpoints/last.ckpt"
-WEIGHTS_NAME = "model.safetensors"
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,7 +139,13 @@ def augment(audio: torch.Tensor) -> torch.Tensor:
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Write checkpoints to a temp file and rename (a kill never leaves a torn file); load them
-    with ``weights_only=True`` so a checkpoint cannot run code."""
+    with ``weights_only=True`` so a checkpoint cannot run code. ``preloaded`` is (path,
+    checkpoint) already read and checked by the caller, handed to Lightning without reading the
+    file twice."""
+
+    def __init__(self, preloaded: tuple[Path, dict] | None = None):
+        super().__init__()
+        self.preloaded = preloaded
 
     def save_checkpoint(self, checkpoint, path, storage_options=None):
         path = Path(path)
@@ -141,6 +155,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         os.replace(temp, path)
 
     def load_checkpoint(self, path, map_location=None, weights_only=None):
+        if self.preloaded is not None and Path(path) == Path(self.preloaded[0]):
+            checkpoint, self.preloaded = self.preloaded[1], None
+            return checkpoint
         try:
             return torch.load(path, map_location=map_location or "cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - any unreadable checkpoint is a user problem
@@ -166,7 +183,7 @@ def generation_state(family: Family, ema: nn.ModuleDict | None) -> dict[str, tor
 class TrainingModule(L.LightningModule):
     """Generic manual-optimisation wrapper: calls the family's train_step, keeps EMA and state."""
 
-    def __init__(self, family: Family, config: RunConfig):
+    def __init__(self, family: Family, config: RunConfig, dataset: dict | None = None):
         super().__init__()
         self.automatic_optimization = False
         self.family = family
@@ -179,6 +196,9 @@ class TrainingModule(L.LightningModule):
         self.train_seconds = 0.0  # summed over sessions of this run
         self.validation: dict[str, float] = {}  # the last held-out scores, with their step
         self.metrics: MetricsFile | None = None  # set on global rank 0 when training starts
+        # what --resume checks this run's checkpoint against (see sonogen.run.check_resume)
+        self.dataset_fingerprint = dataset
+        self.config_sha256 = config_hash(config)
 
     def configure_optimizers(self):
         return list(self.family.configure_optimizers())
@@ -222,6 +242,8 @@ class TrainingModule(L.LightningModule):
             "step": self.step_count,
             "train_seconds": self.train_seconds,
             "validation": self.validation,
+            "dataset": self.dataset_fingerprint,
+            "config_sha256": self.config_sha256,
         }
 
     def on_load_checkpoint(self, checkpoint):
@@ -258,7 +280,7 @@ class RunKeeper(L.Callback):
         self.last_checkpoint_time = self.clock_start
         if trainer.is_global_zero:  # the step is known now: the checkpoint has been restored
             resumed = module.step_count if self.resume else None
-            module.metrics = MetricsFile(self.run_dir / "metrics.csv", resumed)
+            module.metrics = MetricsFile(self.run_dir / METRICS, resumed)
         max_steps = self.config.train.max_steps
         if max_steps is not None and module.step_count >= max_steps:
             trainer.should_stop = True  # a resumed run already at its budget trains no more
@@ -361,7 +383,7 @@ class RunKeeper(L.Callback):
             return
         with generation_weights(module) as family:  # EMA weights, as generate uses
             family.write_previews(
-                self.run_dir / "samples",
+                self.run_dir / SAMPLES,
                 f"step{module.step_count:07d}",
                 self.config.train.preview_count,
             )
@@ -444,7 +466,7 @@ class MetricsFile:
             with path.open(newline="") as handle:
                 reader = csv.DictReader(handle)
                 self.fields = list(reader.fieldnames or [])
-                self.rows = [r for r in reader if int(float(r.get("step") or 0)) <= resume_step]
+                self.rows = [r for r in reader if _row_step(r) <= resume_step]
         self._rewrite()
 
     def _rewrite(self) -> None:
@@ -474,21 +496,40 @@ class MetricsFile:
             csv.DictWriter(handle, fieldnames=self.fields).writerow(values)
 
 
+def _row_step(row: dict) -> float:
+    """The step of a metrics.csv row; a row that is not a logged step (a line torn by a kill)
+    sorts after every checkpoint, so resuming drops it."""
+    try:
+        step = float(row.get("step") or "")
+    except (TypeError, ValueError):
+        return math.inf
+    return step if math.isfinite(step) else math.inf
+
+
 def fit(
     family: Family,
     config: RunConfig,
     run_dir: Path,
     resume: bool = False,
     progress: bool = True,
+    checkpoint_state: dict | None = None,
 ) -> TrainingModule:
-    """Train ``family`` into ``run_dir`` under ``config`` and return the trained module."""
+    """Train ``family`` into ``run_dir`` under ``config`` and return the trained module.
+
+    With ``resume``, training continues from ``run_dir/checkpoints/last.ckpt``;
+    ``checkpoint_state`` is that checkpoint when the caller has already read and checked it
+    (``sonogen.run.read_checkpoint`` and ``check_resume``), so it is not read twice.
+    """
     from lightning.pytorch.callbacks import RichProgressBar
 
     train = config.train
     info = open_dataset(config.data.path)
+    checkpoint = run_dir / CHECKPOINT_NAME
+    if resume and checkpoint_state is None:
+        checkpoint_state = read_checkpoint(checkpoint)
+        check_resume(checkpoint_state, config, info, run_dir)
     dataset = family.training_data(info, "train")
     validation_data = _validation_batches(family, info, train)
-    checkpoint = run_dir / CHECKPOINT_NAME
     if not resume and family.needs_statistics:
         # statistics from a seeded sample of training clips (at most 2,000), fitted before the
         # EMA copies are made so that they hold the statistics too
@@ -497,7 +538,9 @@ def fit(
         sample = np.sort(rng.choice(indices, min(2000, len(indices)), replace=False))
         clips = np.asarray(read_clips(info)[sample], dtype=np.float32) / 32767.0
         family.fit_statistics(clips)
-    module = TrainingModule(family, config)
+    module = TrainingModule(family, config, dataset_fingerprint(info))
+    if resume:
+        check_weights_fit(checkpoint_state["state_dict"], module.state_dict(), checkpoint)
 
     sampler = StepBatchSampler(
         len(dataset),
@@ -529,7 +572,8 @@ def fit(
     flush_denormals()
     try:
         try:
-            trainer = _make_trainer(train, run_dir, callbacks, progress)
+            preloaded = (checkpoint, checkpoint_state) if resume else None
+            trainer = _make_trainer(train, run_dir, callbacks, progress, preloaded)
         except (MisconfigurationException, ValueError) as error:
             first = str(error).split(". ")[0].strip().rstrip(".")
             raise SonogenError(
@@ -563,7 +607,9 @@ def _validation_batches(family: Family, info, train) -> list | None:
     ]
 
 
-def _make_trainer(train, run_dir: Path, callbacks: list, progress: bool) -> L.Trainer:
+def _make_trainer(
+    train, run_dir: Path, callbacks: list, progress: bool, preloaded: tuple | None = None
+) -> L.Trainer:
     return L.Trainer(
         accelerator=train.accelerator,
         devices=parse_devices(train.devices),
@@ -584,7 +630,7 @@ def _make_trainer(train, run_dir: Path, callbacks: list, progress: bool) -> L.Tr
         num_sanity_val_steps=0,
         limit_val_batches=0,
         use_distributed_sampler=False,
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicCheckpointIO(preloaded)],
         default_root_dir=str(run_dir),
         log_every_n_steps=1,
     )

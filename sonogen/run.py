@@ -1,0 +1,493 @@
+"""The run-dir format in one place: file names, the lock, and the checks that let a run resume.
+
+A run dir (``sonogen train DATA --out RUN``) holds::
+
+    config.yaml              the resolved config (model_name, data, model, train)
+    model.safetensors        generation weights
+    checkpoints/last.ckpt    full training state for --resume (temp file + rename)
+    metrics.csv, samples/    logged scalars and preview clips
+    .lock                    while a process trains into it: its PID and host
+
+The lock is an ``fcntl.flock`` on ``.lock`` held for the whole run: the kernel drops it when the
+process dies, so a run killed with SIGKILL leaves a stale file that the next run simply takes
+over. The checkpoint also records a fingerprint of the dataset and a hash of the model config at
+the start of training, so ``--resume`` refuses a dataset re-prepared under the run or an edited
+config.yaml with one line saying which changed, instead of failing deep inside training.
+
+This module sits below ``api.py`` and never imports it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+from sonogen.errors import SonogenError
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.yaml"
+WEIGHTS_NAME = "model.safetensors"
+CHECKPOINT = "checkpoints/last.ckpt"
+METRICS = "metrics.csv"
+SAMPLES = "samples"
+LOCK_NAME = ".lock"
+
+# What sonogen writes into a run dir before its first checkpoint: a run dir holding only these
+# (and no checkpoint, no weights) was killed or failed before it saved anything, so a new start
+# may clear it. Temporaries are those of the atomic writes (".NAME.tmp-PID").
+_EARLY_FILES = {CONFIG_NAME, METRICS, LOCK_NAME}
+_EARLY_FOLDERS = {SAMPLES: re.compile(r"step\d+_\d+\.\w+"), "checkpoints": None}
+_TEMPORARY = re.compile(r"\.[^/]+\.tmp-\d+")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value as text, cut to ``limit`` characters (paths are shown whole, values never)."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# the lock
+
+
+class RunLock:
+    """An exclusive lock on a run dir, held from before the first check until the run ends.
+
+    ``acquire()`` makes the folder (and its parents) if needed and refuses with a SonogenError
+    naming the other process when one holds the lock. ``release()`` removes the lock file and
+    the folders ``acquire()`` made, where they are empty again (a failed start leaves nothing).
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / LOCK_NAME
+        self.made: list[Path] = []  # folders acquire() made, deepest first
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        self._make_folder()
+        try:
+            while self._fd is None:
+                self._fd = self._try_lock()
+        except BaseException:
+            self._remove_folder_if_made()
+            raise
+        _HELD.add(self._fd)
+        holder = f"{os.getpid()} {socket.gethostname()}\n".encode()
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, holder, 0)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            # unlink while still holding it, so a waiting process never locks a removed file
+            # (_try_lock checks that the file it locked is still the one at the path)
+            self.path.unlink(missing_ok=True)
+        finally:
+            _HELD.discard(self._fd)
+            os.close(self._fd)
+            self._fd = None
+        self._remove_folder_if_made()
+
+    def _make_folder(self) -> None:
+        where = f"--out {self.run_dir}"
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise SonogenError(f"{where}: is a file, not a folder; choose another --out")
+        missing = [p for p in (self.run_dir, *self.run_dir.parents) if not p.exists()]
+        try:
+            for folder in reversed(missing):
+                try:
+                    folder.mkdir()
+                except FileExistsError:
+                    continue  # made by someone else meanwhile: theirs, not ours to remove
+                self.made.insert(0, folder)
+        except OSError as error:
+            self._remove_folder_if_made()
+            raise SonogenError(
+                f"{where}: cannot make the run dir ({error.strerror or error}); "
+                "choose a writable --out"
+            ) from None
+
+    def _try_lock(self) -> int | None:
+        """Return a locked fd on the lock file, None to try again, or raise if it is held."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise SonogenError(
+                f"--out {self.run_dir}: cannot write the lock file {LOCK_NAME} "
+                f"({error.strerror or error}); choose a writable --out"
+            ) from None
+        try:
+            locked = _lock_fd(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        if not locked:
+            holder = _read_holder(self.path)
+            os.close(fd)
+            raise SonogenError(
+                f"--out {self.run_dir}: another sonogen process ({holder}) is training "
+                "into this run dir; wait for it to end or choose another --out"
+            )
+        try:
+            same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:  # the holder released (and removed) it between our open and lock
+            os.close(fd)
+            return None
+        return fd
+
+    def _remove_folder_if_made(self) -> None:
+        for folder in self.made:
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                break
+        self.made = []
+
+
+# A forked child (a DataLoader worker) shares the lock's open file; it closes its copy, so the
+# lock ends with the process that took it, not with the last of its workers.
+_HELD: set[int] = set()
+
+
+def _close_held_locks_in_child() -> None:
+    for fd in _HELD:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_held_locks_in_child)
+
+
+def _lock_fd(fd: int) -> bool:
+    """Take an exclusive, non-blocking lock on fd; False when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform (Windows): runs there are not locked
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        pid, _, host = path.read_text(encoding="utf-8", errors="replace").strip().partition(" ")
+    except OSError:
+        return "PID unknown"
+    if not pid.isdigit():
+        return "PID unknown"
+    return f"PID {pid}" + (f" on {_short(host, 40)}" if host else "")
+
+
+# --------------------------------------------------------------------------------------------
+# starting over in a run dir that never saved anything
+
+
+def has_saved_state(run_dir: Path) -> bool:
+    """True when a run dir holds a checkpoint or weights (a run that saved something)."""
+    return (run_dir / CHECKPOINT).exists() or (run_dir / WEIGHTS_NAME).exists()
+
+
+def early_leftovers(run_dir: Path) -> tuple[list[Path], list[str]]:
+    """Return (files sonogen wrote before a first checkpoint, names of anything else) in a run
+    dir; the lock file is neither."""
+    ours: list[Path] = []
+    others: list[str] = []
+    for entry in sorted(run_dir.iterdir()):
+        name = entry.name
+        if name == LOCK_NAME:
+            continue
+        if entry.is_symlink():
+            others.append(name)
+        elif entry.is_file() and (name in _EARLY_FILES or _TEMPORARY.fullmatch(name)):
+            ours.append(entry)
+        elif entry.is_dir() and name in _EARLY_FOLDERS:
+            pattern = _EARLY_FOLDERS[name]
+            inside = list(entry.iterdir())
+            foreign = [
+                p.name
+                for p in inside
+                if p.is_symlink()
+                or not p.is_file()
+                or not ((pattern and pattern.fullmatch(p.name)) or _TEMPORARY.fullmatch(p.name))
+            ]
+            if foreign:
+                others.append(f"{name}/{foreign[0]}")
+            else:
+                ours.append(entry)
+        else:
+            others.append(name)
+    return ours, others
+
+
+def prepare_fresh_start(run_dir: Path) -> None:
+    """Make ``run_dir`` (locked by the caller) ready for a new run, or raise why it is not.
+
+    A run dir that saved nothing (killed or failed before its first checkpoint) is cleared of the
+    files sonogen wrote; a folder holding anything else is never touched.
+    """
+    where = f"--out {run_dir}"
+    if has_saved_state(run_dir):
+        raise SonogenError(
+            f"{where}: already holds a run; pass --resume to continue it or choose another --out"
+        )
+    ours, others = early_leftovers(run_dir)
+    if others:
+        raise SonogenError(
+            f"{where}: folder is not empty (it holds {_short(others[0], 60)}); choose another --out"
+        )
+    if ours:
+        log.info("%s: starting over (the run there stopped before its first checkpoint)", run_dir)
+    remove_paths(ours)
+
+
+def clear_unsaved(run_dir: Path) -> None:
+    """After a failed start: remove what sonogen wrote in ``run_dir`` if it saved nothing and
+    holds nothing else (a failed first try must not leave a half-made run dir)."""
+    if not run_dir.is_dir() or has_saved_state(run_dir):
+        return
+    ours, others = early_leftovers(run_dir)
+    if not others:
+        remove_paths(ours)
+
+
+def remove_paths(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def check_resumable(run_dir: Path) -> None:
+    """Raise unless ``run_dir`` holds a config and a checkpoint to resume from."""
+    where = run_dir
+    if run_dir.exists() and not run_dir.is_dir():
+        raise SonogenError(f"--out {where}: is a file, not a run dir; nothing to resume")
+    if not run_dir.is_dir():
+        raise SonogenError(f"{where}: run dir not found; nothing to resume; check --out")
+    if (run_dir / CONFIG_NAME).is_file() and not (run_dir / CHECKPOINT).exists():
+        if (run_dir / WEIGHTS_NAME).exists():
+            raise SonogenError(
+                f"{where}: nothing to resume (it has weights but no {CHECKPOINT}); train a new "
+                "run with another --out"
+            )
+        raise SonogenError(
+            f"{where}: nothing to resume yet (killed before the first checkpoint); start it "
+            "again without --resume"
+        )
+    if not (run_dir / CONFIG_NAME).is_file() or not (run_dir / CHECKPOINT).is_file():
+        raise SonogenError(
+            f"{where}: nothing to resume (no {CONFIG_NAME} or {CHECKPOINT}); "
+            "start it without --resume"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# what a checkpoint records, and the resume checks
+
+
+_FINGERPRINT_FILES = ("dataset.json", "items.csv", "pieces.csv")
+
+
+def dataset_fingerprint(info) -> dict[str, Any]:
+    """Return what identifies a dataset dir's content: its counts and a sha256 of its small
+    files (dataset.json, items.csv; clips are covered by count and clip length, not hashed)."""
+    digest = hashlib.sha256()
+    for name in _FINGERPRINT_FILES:
+        path = Path(info.path) / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0")
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return {
+        "count": int(info.count),
+        "clip_samples": int(info.clip_samples),
+        "sample_rate": int(info.sample_rate),
+        "labels": list(info.labels) if info.labels else None,
+        "kind": str(info.kind),
+        "sha256": digest.hexdigest(),
+    }
+
+
+def config_hash(config) -> str:
+    """Return a sha256 of what fixes the model's shape and meaning: model name, model settings
+    and the dataset's format (not its path, which may move, nor train settings, which may
+    change on resume)."""
+    data = dataclasses.asdict(config.data)
+    data.pop("path", None)
+    values = {
+        "model_name": config.model_name,
+        "model": dataclasses.asdict(config.model),
+        "data": data,
+    }
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a training checkpoint without running code and check its layout; return it."""
+    import torch
+
+    where = path
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable checkpoint is a user problem
+        raise SonogenError(
+            f"{where}: cannot read the checkpoint ({type(error).__name__}); it is damaged or "
+            "not a sonogen checkpoint; restore the file or start a new run"
+        ) from None
+    if not isinstance(checkpoint, dict):
+        raise SonogenError(f"{where}: not a sonogen checkpoint; restore it or start a new run")
+    for key in ("state_dict", "optimizer_states"):
+        if key not in checkpoint:
+            raise SonogenError(
+                f"{where}: not a sonogen checkpoint (no {key}); restore it or start a new run"
+            )
+    if not isinstance(checkpoint["state_dict"], dict):
+        raise SonogenError(f"{where}: its state_dict is not a mapping; restore it or start anew")
+    state = checkpoint.get("sonogen")
+    step = state.get("step") if isinstance(state, dict) else None
+    if type(step) is not int or step < 0:
+        raise SonogenError(
+            f"{where}: its step {_short(repr(step), 40)} is not a whole number of at least 0; "
+            "restore the file or start a new run"
+        )
+    seconds = state.get("train_seconds", 0.0)
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+        raise SonogenError(
+            f"{where}: its train_seconds {_short(repr(seconds), 40)} is not a number of at "
+            "least 0; restore the file or start a new run"
+        )
+    if not isinstance(state.get("validation", {}), dict):
+        raise SonogenError(f"{where}: its validation is not a mapping; restore it or start anew")
+    return checkpoint
+
+
+def check_resume(checkpoint: dict[str, Any], config, info, run_dir: Path) -> None:
+    """Raise unless checkpoint, config.yaml and the dataset still belong together.
+
+    A checkpoint from before fingerprints were stored is checked against what config.yaml says
+    of the dataset only (the weights' shapes are checked when the model is built).
+    """
+    state = checkpoint.get("sonogen") or {}
+    config_path = Path(run_dir) / CONFIG_NAME
+    stored_hash = state.get("config_sha256")
+    if stored_hash is not None and stored_hash != config_hash(config):
+        raise SonogenError(
+            f"{config_path}: the model or data settings changed since the run started; restore "
+            "config.yaml (only train settings may change on --resume) or start a new run"
+        )
+    stored = state.get("dataset")
+    now = dataset_fingerprint(info)
+    data = info.path
+    if isinstance(stored, dict):
+        changed = [
+            f"{key} {_short(stored.get(key), 30)} -> {_short(now[key], 30)}"
+            for key in ("count", "clip_samples", "sample_rate", "labels", "kind")
+            if stored.get(key) != now[key]
+        ]
+        if not changed and stored.get("sha256") != now["sha256"]:
+            changed = ["its dataset.json or items.csv"]
+        if changed:
+            raise SonogenError(
+                f"{data}: the dataset changed since this run started ({', '.join(changed)}); "
+                "restore it, or train a new run on it with another --out"
+            )
+        return
+    expected = {
+        "clip_samples": config.data.clip_samples,
+        "sample_rate": config.data.sample_rate,
+        "labels": list(config.data.labels) if config.data.labels else None,
+        "kind": config.data.kind,
+    }
+    changed = [
+        f"{key} {_short(value, 30)} -> {_short(now[key], 30)}"
+        for key, value in expected.items()
+        if value != now[key]
+    ]
+    if changed:
+        raise SonogenError(
+            f"{data}: the dataset does not match {config_path} ({', '.join(changed)}); "
+            "restore it, or train a new run on it with another --out"
+        )
+
+
+def check_family_fits(checkpoint: dict[str, Any], family, path) -> None:
+    """Raise unless the checkpoint's family weights have the names and shapes of ``family``'s
+    (the model config.yaml describes)."""
+    prefix = "family."
+    state = {
+        key[len(prefix) :]: value
+        for key, value in checkpoint["state_dict"].items()
+        if key.startswith(prefix)
+    }
+    check_weights_fit(state, family.state_dict(), path)
+
+
+def write_config(run_dir: Path, values: dict) -> None:
+    """Write a run's config.yaml atomically (a kill mid-write must not leave half a config)."""
+    from sonogen.config import write_yaml
+
+    path = Path(run_dir) / CONFIG_NAME
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write_yaml(temp, values)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def check_weights_fit(checkpoint_state: dict[str, Any], model_state: dict[str, Any], path) -> None:
+    """Raise unless the checkpoint's tensors have the names and shapes of the model's."""
+    missing = [key for key in model_state if key not in checkpoint_state]
+    extra = [key for key in checkpoint_state if key not in model_state]
+    wrong = [
+        key
+        for key, value in model_state.items()
+        if key in checkpoint_state
+        and tuple(getattr(checkpoint_state[key], "shape", ())) != tuple(value.shape)
+    ]
+    if not (missing or extra or wrong):
+        return
+    if wrong:
+        key = wrong[0]
+        what = (
+            f"{_short(key, 60)} is {tuple(getattr(checkpoint_state[key], 'shape', ()))} there "
+            f"but {tuple(model_state[key].shape)} in the model"
+        )
+    elif missing:
+        what = f"it lacks {_short(missing[0], 60)}"
+    else:
+        what = f"it has {_short(extra[0], 60)}, which the model does not"
+    raise SonogenError(
+        f"{path}: the checkpoint does not fit the model in {CONFIG_NAME} ({what}); "
+        "restore config.yaml or start a new run"
+    )
