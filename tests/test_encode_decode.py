@@ -12,7 +12,7 @@ import soundfile as sf
 
 import sonogen
 from sonogen.errors import SonogenError
-from tests.conftest import QUIET, make_tone_dataset
+from tests.conftest import QUIET, TINY, make_tone_dataset
 
 TINY_FVAE = [
     "model.bands=4",
@@ -109,5 +109,27 @@ def test_cli_transfer_and_interpolate(fvae_run, tmp_path):
     result = cli("interpolate", run, source, source, "--steps", "3", "--out", tmp_path / "m")
     assert result.returncode == 0, result.stderr
     assert len(list((tmp_path / "m").glob("*.wav"))) == 3
-    gan_error = cli("transfer", tmp_path / "no-run", source, tmp_path / "x.wav")
-    assert gan_error.returncode == 2 and "no-run" in gan_error.stderr
+    missing = cli("transfer", tmp_path / "no-run", source, tmp_path / "x.wav")
+    assert missing.returncode == 2 and "no-run" in missing.stderr
+
+    # a GAN neither encodes nor interpolates between sounds: one line, exit 2, nothing written
+    gan = sonogen.train(
+        make_tone_dataset(tmp_path / "tones", count=8),
+        "wavegan",
+        tmp_path / "gan",
+        overrides=TINY["wavegan"] + QUIET,
+        max_steps=1,
+        batch_size=4,
+        progress=False,
+        accelerator="cpu",
+        devices="1",
+    )
+    for args, message in [
+        (("transfer", gan, source, tmp_path / "g.wav"), "wavegan: this model cannot transfer"),
+        (("interpolate", gan, source, source, "--out", tmp_path / "gm"), "two seeds"),
+    ]:
+        gan_error = cli(*args)
+        assert gan_error.returncode == 2, gan_error.stderr
+        assert gan_error.stderr.startswith("error: ") and message in gan_error.stderr
+        assert gan_error.stderr.count("\n") == 1 and "Traceback" not in gan_error.stderr
+    assert not (tmp_path / "g.wav").exists() and not (tmp_path / "gm").exists()
