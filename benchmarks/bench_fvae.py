@@ -1,5 +1,6 @@
 """Flow-VAE speed on this machine at the default size, 16 kHz: encode+decode and transfer of 10 s
-of audio, and generation of 16 one-second clips, as x real time (best of 7 runs).
+of audio, and generation of 16 one-second clips, as x real time (best of 7 runs; transfer,
+best of 3).
 
     python benchmarks/bench_fvae.py [THREADS]
 """
