@@ -158,13 +158,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if self.preloaded is not None and Path(path) == Path(self.preloaded[0]):
             checkpoint, self.preloaded = self.preloaded[1], None
             return checkpoint
-        try:
-            return torch.load(path, map_location=map_location or "cpu", weights_only=True)
-        except Exception as error:  # noqa: BLE001 - any unreadable checkpoint is a user problem
-            raise SonogenError(
-                f"{path}: cannot read the checkpoint ({type(error).__name__}); it is damaged or "
-                "not a sonogen checkpoint; start a new run or restore the file"
-            ) from None
+        return read_checkpoint(Path(path))
 
 
 def generation_state(family: Family, ema: nn.ModuleDict | None) -> dict[str, torch.Tensor]:
