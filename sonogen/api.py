@@ -160,14 +160,14 @@ def output_wav(source: str | Path, out: str | Path) -> Path:
             f"OUT {out}: is a folder; name the WAV file to write, e.g. "
             f"{out / (safe_file_stem(source.stem) + '.wav')}"
         )
-    if out.suffix.lower() != ".wav":
-        raise SonogenError(f"OUT {out}: sonogen writes WAV files; give a name ending in .wav")
     if out.exists() and source.exists():
         if out.resolve() == source.resolve() or os.path.samefile(source, out):
             raise SonogenError(
                 f"OUT {out}: is the input file {source} (the same file or a link to it) and "
                 "would overwrite it; choose another output file"
             )
+    if out.suffix.lower() != ".wav":
+        raise SonogenError(f"OUT {out}: sonogen writes WAV files; give a name ending in .wav")
     output_folder(out.parent, "OUT", create=False)
     return out
 

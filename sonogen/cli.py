@@ -631,6 +631,11 @@ def quickstart(
 
 def main() -> None:
     _quiet_libraries()
+    for stream in (sys.stdout, sys.stderr):
+        # a path whose bytes are not UTF-8 is printed with backslash escapes, not a crash
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         app()
     except SonogenError as error:

@@ -59,8 +59,9 @@ def test_user_errors_exit_2_with_one_line(tmp_path, tone_dataset):
         "--strategy warp-drive",
         "invalid strategy name",
     )
-    # the failed start left only its config.yaml, so the same --out can be used again
-    assert sorted(p.name for p in (tmp_path / "r4").iterdir()) == ["config.yaml"]
+    # the failed start left at most its config.yaml, so the same --out can be used again
+    left = sorted(p.name for p in (tmp_path / "r4").iterdir()) if (tmp_path / "r4").exists() else []
+    assert left in ([], ["config.yaml"])
 
 
 def test_train_generate_info_and_labels(tmp_path, labelled_tone_dataset):

@@ -63,7 +63,14 @@ figcaption { font-size: 0.8em; color: #555; }
 
 
 def _escape(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    # a path whose bytes are not UTF-8 (surrogate escapes in Python) shows as backslash escapes,
+    # so that the page can always be written as UTF-8
+    text = str(value)
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that stands for no byte
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return html.escape(text, quote=True)
 
 
 def _format(value: Any, digits: int = 3) -> str:

@@ -4,6 +4,7 @@ the user's files byte-identical and no temporaries left behind."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -366,17 +367,17 @@ def test_an_unwritable_out_is_one_line(gan_run, fvae_run, sound, tmp_path):
 
 @pytest.mark.skipif(os.name != "posix", reason="bytes file names are a POSIX thing")
 def test_evaluate_a_folder_holding_a_name_that_is_not_utf8(tones, tmp_path):
-    folder = tmp_path / "clips"
+    # the folder's own name and one file's name are bytes that are not UTF-8
+    folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/clips\xfe"))
     folder.mkdir()
     clips = tone_clips(3, 1024, 8000, 500.0)
     for i in range(2):
-        sf.write(folder / f"good{i}.wav", clips[i], 8000, subtype="PCM_16")
-    sf.write(folder / "odd.wav", clips[2], 8000, subtype="PCM_16")
-    os.rename(os.fsencode(folder / "odd.wav"), os.fsencode(folder) + b"/bad\xff.wav")
+        sf.write(tmp_path / "plain.wav", clips[i], 8000, subtype="PCM_16")
+        os.rename(tmp_path / "plain.wav", folder / f"good{i}.wav")
+    sf.write(tmp_path / "odd.wav", clips[2], 8000, subtype="PCM_16")
+    os.rename(os.fsencode(tmp_path / "odd.wav"), os.fsencode(folder) + b"/bad\xff.wav")
     result = run_cli("evaluate", folder, "--reference", tones, "-n", "3", "--out", tmp_path / "e")
     assert result.code == 0, result.stderr
-    import json
-
     metrics = json.loads((tmp_path / "e" / "metrics.json").read_text(encoding="utf-8"))
     target = metrics["target"]
     assert target["files"] == 2
@@ -384,7 +385,8 @@ def test_evaluate_a_folder_holding_a_name_that_is_not_utf8(tones, tmp_path):
     row = target["skipped"][0]
     assert row["file"].startswith("bad") and row["file"].endswith(".wav")
     assert row["file"].isprintable() and "UTF-8" in row["detail"], row
-    assert (tmp_path / "e" / "report.html").is_file()
+    page = (tmp_path / "e" / "report.html").read_text(encoding="utf-8")
+    assert "clips\\xfe" in page  # the folder's name, shown with a backslash escape
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,3 +417,15 @@ def test_a_run_used_with_the_wrong_kind_of_data_is_one_line(gan_run, music, refe
     )
     assert_clean_error(run_cli("generate", run, "--out", tmp_path / "g"), "compose")
     assert not (tmp_path / "p").exists() and not (tmp_path / "g").exists()
+
+
+def test_compose_writes_each_batch_and_a_seed_repeats_its_pieces(music, tmp_path, monkeypatch):
+    from sonogen.music import compose
+
+    run, _ = music
+    monkeypatch.setattr(compose, "COMPOSE_BATCH", 1)
+    two = compose.compose(run, tmp_path / "two", bars=1, n=2, seed=5)
+    one = compose.compose(run, tmp_path / "one", bars=1, n=1, seed=5)
+    assert [r["midi"].name for r in two] == ["seed5_0000.mid", "seed5_0001.mid"]
+    assert two[0]["midi"].read_bytes() == one[0]["midi"].read_bytes()
+    assert stray_temporaries(tmp_path) == []
