@@ -44,7 +44,7 @@ LOCK_NAME = ".lock"
 # What sonogen writes into a run dir before its first checkpoint: a run dir holding only these
 # (and no checkpoint, no weights) was killed or failed before it saved anything, so a new start
 # may clear it. Temporaries are those of the atomic writes (".NAME.tmp-PID").
-_EARLY_FILES = {CONFIG_NAME, METRICS, LOCK_NAME}
+_CONFIG_SECTIONS = {"model_name", "data", "model", "train"}
 _EARLY_FOLDERS = {SAMPLES: re.compile(r"step\d+_\d+\.\w+"), "checkpoints": None}
 _TEMPORARY = re.compile(r"\.[^/]+\.tmp-\d+")
 
@@ -225,7 +225,7 @@ def early_leftovers(run_dir: Path) -> tuple[list[Path], list[str]]:
             continue
         if entry.is_symlink():
             others.append(name)
-        elif entry.is_file() and (name in _EARLY_FILES or _TEMPORARY.fullmatch(name)):
+        elif entry.is_file() and (_written_early(entry) or _TEMPORARY.fullmatch(name)):
             ours.append(entry)
         elif entry.is_dir() and name in _EARLY_FOLDERS:
             pattern = _EARLY_FOLDERS[name]
@@ -244,6 +244,27 @@ def early_leftovers(run_dir: Path) -> tuple[list[Path], list[str]]:
         else:
             others.append(name)
     return ours, others
+
+
+def _written_early(path: Path) -> bool:
+    """True for a file sonogen writes before a first checkpoint; a user's own config.yaml or
+    metrics.csv (other content under the same name) is not one."""
+    if path.name == LOCK_NAME:
+        return True
+    if path.name == METRICS:
+        with path.open("rb") as handle:
+            head = handle.read(64)
+        return head == b"" or head.startswith(b"step,seconds")
+    if path.name == CONFIG_NAME:
+        from sonogen.config import read_yaml
+
+        try:
+            values = read_yaml(path)
+        except SonogenError:
+            return False
+        data = values.get("data")
+        return set(values) == _CONFIG_SECTIONS and isinstance(data, dict) and "path" in data
+    return False
 
 
 def prepare_fresh_start(run_dir: Path) -> None:

@@ -204,18 +204,23 @@ def test_run_killed_before_first_checkpoint_restarts_but_does_not_resume(tmp_pat
 
 
 @pytest.mark.parametrize(
-    ("user_file", "shown"),
-    [("precious.txt", "precious.txt"), ("samples/my take.wav", "samples/my take.wav")],
+    ("user_file", "content"),
+    [
+        ("precious.txt", "mine"),
+        ("samples/my take.wav", "mine"),
+        ("config.yaml", "model:\n  dim: 4\ntrain:\n  seed: 3\n"),  # the user's own settings
+        ("metrics.csv", "epoch,accuracy\n1,0.5\n"),
+    ],
 )
-def test_folder_with_a_user_file_is_never_cleared(tmp_path, copied, user_file, shown):
+def test_folder_with_a_user_file_is_never_cleared(tmp_path, copied, user_file, content):
     data, run = copied
     shutil.rmtree(run / "checkpoints")
     (run / "model.safetensors").unlink()
     (run / user_file).parent.mkdir(exist_ok=True)
-    (run / user_file).write_text("mine")
+    (run / user_file).write_text(content)
     before = tree_digest(run)
     result = run_cli(*train_args(data, run, "--max-steps", "1"))
-    assert_clean_error(result, str(run), "not empty", shown)
+    assert_clean_error(result, str(run), "not empty", user_file)
     assert tree_digest(run) == before
 
 
