@@ -361,6 +361,22 @@ def test_an_unwritable_out_is_one_line(gan_run, fvae_run, sound, tmp_path):
         locked.chmod(0o755)
 
 
+def test_a_folder_the_user_cannot_write_is_named(gan_run, fvae_run, sound, tmp_path, monkeypatch):
+    """The same refusal where permissions are ignored (root): os.access says no."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real(path, mode))
+    assert_clean_error(
+        run_cli("generate", gan_run, "-n", "1", "--out", locked / "clips"),
+        "--out", str(locked), "permission denied",
+    )  # fmt: skip
+    assert_clean_error(
+        run_cli("transfer", fvae_run, sound, locked / "x.wav"), "OUT", "permission denied"
+    )
+    assert list(locked.iterdir()) == []
+
+
 # --------------------------------------------------------------------------------------------
 # case 4 (evaluate): a file name that is not UTF-8 is skipped with its reason
 
