@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -57,6 +59,21 @@ def _progress():
     )
 
 
+@contextmanager
+def _shown(bar: Callable[[], Any]):
+    """Stop the bar (``bar()`` returns the current one) when the work inside ends; after an
+    error, hide it first, so that the error is the only line left on stderr."""
+    try:
+        yield
+    except BaseException:
+        for task in bar().task_ids:
+            bar().update(task, visible=False)
+        raise
+    finally:
+        if bar().live.is_started:  # a bar never started would print an empty line
+            bar().stop()
+
+
 # --------------------------------------------------------------------------------------------
 # data
 
@@ -94,7 +111,7 @@ def prepare(
             tasks.append(progress.add_task("preparing", total=total))
         progress.update(tasks[0], completed=done, total=total)
 
-    try:
+    with _shown(lambda: progress):
         summary = api.prepare(
             source,
             out,
@@ -109,8 +126,6 @@ def prepare(
             force=force,
             progress=report,
         )
-    finally:
-        progress.stop()
     skipped = sum(summary.skipped.values())
     reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(summary.skipped.items()))
     console.print(
@@ -298,7 +313,7 @@ def generate(
             tasks.append(progress.add_task("generating", total=total))
         progress.update(tasks[0], completed=done, total=total)
 
-    try:
+    with _shown(lambda: progress):
         paths, used_seed = api.generate(
             run,
             n,
@@ -311,9 +326,6 @@ def generate(
             prompt=prompt,
             progress=report,
         )
-    finally:
-        if tasks:
-            progress.stop()
     console.print(f"{len(paths)} clips (seed {used_seed}) written to {out}")
 
 
@@ -470,13 +482,14 @@ class _StageProgress:
             self.tasks[stage] = self.bar.add_task(stage, total=total)
         self.bar.update(self.tasks[stage], completed=done, total=total)
 
-    def stop(self) -> None:
-        if self.tasks:  # a bar never started would print an empty line before an error
-            self.bar.stop()
+    def shown(self):
+        """Show the bars while the work inside runs (see `_shown`)."""
+        return _shown(lambda: self.bar)
 
     def restart(self) -> None:
         """Stop this bar and start afresh (a new run in compare)."""
-        self.stop()
+        with self.shown():
+            pass
         self.bar, self.tasks = _progress(), {}
 
 
@@ -512,12 +525,10 @@ def evaluate(
     from sonogen.evaluation.suite import headline
 
     progress = _StageProgress()
-    try:
+    with progress.shown():
         result = api.evaluate(
             target, reference, n=n, embedding=embedding, out=out, seed=seed, progress=progress
         )
-    finally:
-        progress.stop()
     _print_table(headline(result.metrics))
     console.print(f"metrics written to {result.out / 'metrics.json'}")
     console.print(f"report written to {result.report}")
@@ -541,7 +552,7 @@ def compare(
         progress.restart()
         console.print(f"evaluated {run}: FAD {result.metrics['quality']['fad']['value']:.3f}")
 
-    try:
+    with progress.shown():
         markdown, page, rows = api.compare(
             runs,
             reference,
@@ -552,8 +563,6 @@ def compare(
             progress=progress,
             on_run=next_run,
         )
-    finally:
-        progress.stop()
     console.print(markdown.read_text(encoding="utf-8"), markup=False, highlight=False)
     console.print(f"leaderboard written to {markdown} and {page}")
 
@@ -580,10 +589,8 @@ def classifier_train(
         )
         progress.update(tasks[0], completed=epoch, total=epochs, description=description)
 
-    try:
+    with _shown(lambda: progress):
         result = api.train_classifier(data, max_minutes=max_minutes, seed=seed, progress=report)
-    finally:
-        progress.stop()
     console.print(
         f"held-out accuracy {result.accuracy:.4f} on {result.valid_clips} clips after "
         f"{result.epochs} epochs ({result.seconds:.0f} s); classifier written to {result.path}"

@@ -926,12 +926,15 @@ def check_sample_rate(option: str, value: object) -> int:
 
 def check_clip_samples(value: object, sample_rate: int) -> int:
     """Return `value` as --clip-samples: at most MAX_CLIP_SECONDS at `sample_rate`."""
+    from sonogen.config import CLIP_SAMPLES_RANGE
+
     clip = _positive_int("--clip-samples", value)
-    limit = MAX_CLIP_SECONDS * sample_rate
+    # the dataset reader refuses clips past CLIP_SAMPLES_RANGE, so prepare never writes one
+    limit = min(MAX_CLIP_SECONDS * sample_rate, CLIP_SAMPLES_RANGE[1])
     if clip > limit:
         raise SonogenError(
             f"--clip-samples: {clip} is {clip / sample_rate:.0f} s at {sample_rate} Hz, above "
-            f"the {MAX_CLIP_SECONDS} s limit; use at most {limit}"
+            f"the limit of {limit} samples ({limit / sample_rate:.0f} s); use at most {limit}"
         )
     return clip
 

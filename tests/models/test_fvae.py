@@ -343,7 +343,9 @@ def test_generate_shape_seed_temperature_and_labels():
 
 
 def test_bad_settings_are_clear_errors():
-    with pytest.raises(SonogenError, match="model.latent_dim 1: .* 2 to 1024 .the flow's couplings"):
+    with pytest.raises(
+        SonogenError, match="model.latent_dim 1: .* 2 to 1024 .the flow's couplings"
+    ):
         FlowVAE(FlowVAEConfig(latent_dim=1), UNLABELLED)
     with pytest.raises(SonogenError, match="model.bands 0: must be a whole number from 1 to 64"):
         FlowVAE(FlowVAEConfig(bands=0), UNLABELLED)
