@@ -304,11 +304,14 @@ def test_resume_edge_cases(tmp_path, tone_dataset):
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("train.checkpoint_every_steps=abc", "train.checkpoint_every_steps .abc.: expected int"),
-        ("train.log_every_steps=0", "train.log_every_steps 0: must be at least 1"),
-        ("model.critic_steps=0", "model.critic_steps 0: must be at least 1"),
+        (
+            "train.checkpoint_every_steps=abc",
+            "train.checkpoint_every_steps .abc.: expected a whole number from 1 to",
+        ),
+        ("train.log_every_steps=0", "train.log_every_steps 0: must be a whole number from 1 to"),
+        ("model.critic_steps=0", "model.critic_steps 0: must be a whole number from 1 to 100"),
         ("train.augment=3", "train.augment 3: expected true or false"),
-        ("model.learning_rate=-1", "model.learning_rate -1: must be a finite number"),
+        ("model.learning_rate=-1", "model.learning_rate -1.0: must be a number from 0 to 1"),
     ],
 )
 def test_bad_setting_values(tmp_path, tone_dataset, setting, message):
