@@ -16,6 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from sonogen.checks import (  # noqa: F401  (safe_file_stem and output_folder are public here too)
+    batch_seed,
+    check_seed,
+    finite_number,
+    output_folder,
+    output_wav,
+    random_seed,
+    safe_file_stem,
+    shown,
+    whole_number,
+)
 from sonogen.errors import SonogenError
 
 log = logging.getLogger(__name__)
@@ -27,149 +38,9 @@ CONFIG_NAME = "config.yaml"
 MAX_CLIPS = 100_000  # generate -n (written as they are made, so memory does not grow with n)
 MAX_SECONDS = 600.0  # generate --seconds: ten minutes per clip
 MAX_STEPS = 1000  # interpolate --steps
-MAX_SEED = 2**63 - 1  # seeds are 0 .. 2**63-1 (torch and numpy take 64-bit seeds)
 MAX_INTERPOLATION_SECONDS = 3600.0  # interpolate: steps x length of the longer sound
 GENERATE_BATCH = 16  # clips generate makes at once; each batch is on disk before the next starts
 BATCH_SAMPLES = 2**24  # and at most this many samples per batch (long clips go fewer at a time)
-
-
-# --------------------------------------------------------------------------------------------
-# checking what a user asks for, and where outputs go
-
-
-def shown(value: Any, limit: int = 80) -> str:
-    """Return a user's value as text for an error message, cut to ``limit`` characters."""
-    try:
-        text = str(value)
-    except ValueError:  # an int too long to print
-        text = f"<{type(value).__name__} too large to show>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def whole_number(option: str, value: Any, low: int, high: int | None = None) -> int:
-    """Return ``value`` as an int in [low, high], or raise SonogenError naming ``option``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise SonogenError(f"{option} {shown(value)}: must be a whole number")
-    if value < low or (high is not None and value > high):
-        upper = f" and at most {high}" if high is not None else ""
-        raise SonogenError(f"{option} {shown(value)}: must be at least {low}{upper}")
-    return int(value)
-
-
-def check_seed(seed: Any, option: str = "--seed") -> int:
-    """Return ``seed`` as an int in 0..2**63-1, or raise SonogenError naming ``option``."""
-    whole = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-    if not whole or not 0 <= seed <= MAX_SEED:
-        raise SonogenError(
-            f"{option} {shown(seed)}: must be a whole number from 0 to 2**63-1 ({MAX_SEED})"
-        )
-    return int(seed)
-
-
-def random_seed() -> int:
-    """Return a fresh seed in 0..2**63-1 (printed, so that a run can be repeated)."""
-    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
-
-
-def batch_seed(seed: int, batch: int) -> int:
-    """Return the seed of a batch of clips: ``seed`` itself for the first, then one derived
-    from (seed, batch) by numpy's SeedSequence (stable across versions and machines)."""
-    if batch == 0:
-        return seed
-    state = np.random.SeedSequence([seed, batch]).generate_state(1, np.uint64)[0]
-    return int(state >> np.uint64(1))
-
-
-def finite_number(
-    option: str, value: Any, *, low: float, high: float | None = None, low_open: bool = False
-) -> float:
-    """Return ``value`` as a finite float in [low, high] ((low, high] with low_open)."""
-    import math
-
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        number = math.nan
-    below = number <= low if low_open else number < low
-    if not math.isfinite(number) or below or (high is not None and number > high):
-        bound = f"more than {low:g}" if low_open else f"at least {low:g}"
-        upper = f" and at most {high:g}" if high is not None else ""
-        raise SonogenError(f"{option} {shown(value)}: must be a finite number, {bound}{upper}")
-    return number
-
-
-def safe_file_stem(text: Any, limit_bytes: int = 120) -> str:
-    """Return ``text`` made safe as (part of) a file name: letters, digits and ``-_.`` are kept,
-    anything else (``/``, ``\\``, spaces, control characters) becomes ``_``; never empty, never
-    starting with ``.``, at most ``limit_bytes`` bytes in UTF-8.
-
-    Every file name made from data (labels, prompt and prime file names, run names) goes through
-    this, so that a label such as ``../x`` cannot write outside the output folder.
-    """
-    kept = "".join(
-        char if (char.isalnum() and char.isprintable()) or char in "-_." else "_"
-        for char in str(text)
-    )
-    stem = "_" * (len(kept) - len(kept.lstrip("."))) + kept.lstrip(".")
-    while len(stem.encode("utf-8", "replace")) > limit_bytes:
-        stem = stem[:-1]
-    return stem or "_"
-
-
-def output_folder(path: str | Path, option: str = "--out", *, create: bool = True) -> Path:
-    """Return ``path`` as a folder that can be written (created with its parents unless
-    ``create`` is False); raise SonogenError naming ``option`` when it is a file, cannot be
-    created or is not writable."""
-    import os
-
-    folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise SonogenError(
-            f"{option} {folder}: is a file, not a folder; pass a folder (made if missing)"
-        )
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        raise SonogenError(f"{option} {folder}: {existing} is a file, not a folder; pass a folder")
-    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
-        raise SonogenError(
-            f"{option} {folder}: cannot write in {existing} (permission denied); choose a "
-            f"writable {option}"
-        )
-    if create:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise SonogenError(
-                f"{option} {folder}: cannot create the folder ({error.strerror or error}); "
-                f"choose another {option}"
-            ) from None
-    return folder
-
-
-def output_wav(source: str | Path, out: str | Path) -> Path:
-    """Return ``out`` checked as the WAV file a command makes from ``source``: a name ending in
-    .wav, not a folder, in a writable folder, and never the input itself (the same path, a
-    symbolic link or a hard link to it: compared by device and inode)."""
-    import os
-
-    source, out = Path(source), Path(out)
-    if out.is_dir():
-        raise SonogenError(
-            f"OUT {out}: is a folder; name the WAV file to write, e.g. "
-            f"{out / (safe_file_stem(source.stem) + '.wav')}"
-        )
-    if out.exists() and source.exists():
-        if out.resolve() == source.resolve() or os.path.samefile(source, out):
-            raise SonogenError(
-                f"OUT {out}: is the input file {source} (the same file or a link to it) and "
-                "would overwrite it; choose another output file"
-            )
-    if out.suffix.lower() != ".wav":
-        raise SonogenError(f"OUT {out}: sonogen writes WAV files; give a name ending in .wav")
-    output_folder(out.parent, "OUT", create=False)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,7 +214,6 @@ def train(
                     model=build_dataclass(family_class.Config, model_values, "model"),
                     train=build_dataclass(TrainConfig, train_layers, "train"),
                 )
-            _check_train_config(run_config)
             if (
                 run_config.train.precision in {"16", "16-mixed", "16-true"}
                 and not family_class.float16
@@ -389,14 +259,6 @@ def launched_worker() -> bool:
     return any(
         int(os.environ.get(name, "0") or 0) > 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK")
     )
-
-
-def _check_train_config(config) -> None:
-    # types and lower bounds of every setting are checked where the config is built
-    # (config.build_dataclass); what remains is a budget of zero minutes
-    minutes = config.train.max_minutes
-    if minutes is not None and minutes <= 0:
-        raise SonogenError(f"--max-minutes {minutes}: must be positive")
 
 
 # --------------------------------------------------------------------------------------------
@@ -645,9 +507,11 @@ def load(run: str | Path, device: str = "cpu") -> Model:
             f"train it or resume it with `sonogen train --resume --out {run_dir}`"
         )
     config = load_run_config(config_path)
-    family = get_family(config.model_name, where=f"{config_path}: model_name")(
-        config.model, config.data
-    )
+    family_class = get_family(config.model_name, where=f"{config_path}: model_name")
+    try:  # a family refuses settings that do not fit the data (e.g. too long a clip)
+        family = family_class(config.model, config.data)
+    except SonogenError as error:
+        raise SonogenError(f"{config_path}: {error}") from None
     from sonogen.models.base import read_weights
 
     state, metadata = read_weights(

@@ -18,19 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sonogen.checks import MAX_SEED, shown
 from sonogen.errors import SonogenError
 
 # The largest config file read: a config is a few hundred bytes, and a bound keeps a crafted one
 # (a YAML alias bomb, megabytes of nesting) from using the machine's memory.
 MAX_CONFIG_BYTES = 1_000_000
-MAX_SHOWN = 80  # characters of a user's value shown in an error message
 
 # What a dataset dir may hold (dataset.json's sample_rate, clip_samples and kind); the reader
 # (data/dataset.py) and a run's config.yaml (DataConfig) check the same ranges.
 SAMPLE_RATE_RANGE = (1000, 768_000)
 CLIP_SAMPLES_RANGE = (1, 2**26)
 DATASET_KINDS = ("audio", "midi-tokens")
-LARGEST_SEED = 2**63 - 1
 LEARNING_RATES = (0, 1)  # every family's: 0 freezes the weights (a test's trick)
 
 
@@ -66,7 +65,7 @@ class TrainConfig:
     max_steps: int | None = setting(None, 1, 10**9)
     # stop after this much wall time (this session)
     max_minutes: float | None = setting(None, 0, 10**7, above=True)
-    seed: int = setting(0, 0, LARGEST_SEED)
+    seed: int = setting(0, 0, MAX_SEED)
     augment: bool = False  # random gain, time shift, small pitch shift, noise
     # EMA of the weights used for generation (families that use one)
     ema_decay: float = setting(0.999, 0, 1, below=True)
@@ -118,18 +117,6 @@ class RunConfig:
             "model": dataclasses.asdict(self.model),
             "train": dataclasses.asdict(self.train),
         }
-
-
-def shown(value: Any) -> str:
-    """Return a short repr of a user's value for an error message (at most ~80 characters,
-    however large or deeply nested the value is)."""
-    import reprlib
-
-    limits = reprlib.Repr()
-    limits.maxlevel, limits.maxstring, limits.maxother = 3, MAX_SHOWN, MAX_SHOWN
-    limits.maxlist = limits.maxtuple = limits.maxdict = limits.maxset = 6
-    text = limits.repr(value)
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 
 def _field_names(cls) -> list[str]:

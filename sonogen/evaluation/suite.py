@@ -220,7 +220,7 @@ def evaluate(
     ``RUN/evaluation`` for a run, ``FOLDER-evaluation`` beside a folder) and returns them.
     """
     from sonogen import __version__
-    from sonogen.api import check_seed, output_folder, whole_number
+    from sonogen.checks import check_seed, output_folder, whole_number
     from sonogen.data.dataset import open_dataset
     from sonogen.evaluation import metrics as m
     from sonogen.evaluation.embeddings import get_embedding
@@ -454,7 +454,7 @@ def _run_kind(target: Path) -> str | None:
 
 def _evaluate_music(target: Path, info, *, n: int, out, seed: int) -> Evaluation:
     """A music run against a MIDI-token dataset: NLL, music statistics, memorization."""
-    from sonogen.api import output_folder
+    from sonogen.checks import output_folder
     from sonogen.music.metrics import evaluate_music
 
     if not (target / "config.yaml").is_file():
@@ -609,7 +609,7 @@ def compare(
 
     Returns (markdown path, html path, rows sorted by FAD, best first).
     """
-    from sonogen.api import output_folder, safe_file_stem
+    from sonogen.checks import output_folder, safe_file_stem
     from sonogen.evaluation.report import write_leaderboard
 
     if not runs:

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from sonogen.config import LARGEST_SEED, DataConfig, check_settings, shown
+from sonogen import checks
+from sonogen.config import DataConfig, check_settings, shown
 from sonogen.errors import SonogenError
 
 Backward = Callable[[torch.Tensor], None]
@@ -166,15 +167,7 @@ MAX_INTERPOLATION_STEPS = 1000
 
 def check_seed(seed: Any, option: str = "--seed") -> int | None:
     """Return ``seed`` as an int in 0..2**63-1 (or None), else a SonogenError naming ``option``."""
-    if seed is None:
-        return None
-    try:
-        value = operator.index(seed)
-    except TypeError:
-        value = -1
-    if not 0 <= value <= LARGEST_SEED:
-        raise SonogenError(f"{option} {shown(seed)}: must be a whole number from 0 to 2**63-1")
-    return value
+    return None if seed is None else checks.check_seed(seed, option)
 
 
 def check_temperature(temperature: Any) -> float:

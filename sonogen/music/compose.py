@@ -21,6 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sonogen.checks import (
+    batch_seed,
+    check_seed,
+    finite_number,
+    output_folder,
+    random_seed,
+    safe_file_stem,
+    whole_number,
+)
 from sonogen.errors import SonogenError
 
 log = logging.getLogger(__name__)
@@ -46,12 +55,6 @@ def load_music_run(run: str | Path) -> tuple[Any, Any]:
         )
     where = f"{Path(run) / 'config.yaml'}: data.extra"
     return model, tokenizer_from_extra(model.config.data.extra, where=where)
-
-
-def _whole(option: str, value: Any, low: int, high: int | None = None) -> int:
-    from sonogen.api import whole_number
-
-    return whole_number(option, value, low, high)
 
 
 def onset_bars(score: Any) -> int:
@@ -97,10 +100,10 @@ def compose_pieces(
         trim_to_bars,
     )
 
-    bars = _whole("--bars", bars, 1, MAX_BARS)
-    n = _whole("-n", n, 1, MAX_PIECES)
+    bars = whole_number("--bars", bars, 1, MAX_BARS)
+    n = whole_number("-n", n, 1, MAX_PIECES)
     max_tokens = (
-        bars * TOKENS_PER_BAR if max_tokens is None else _whole("--max-tokens", max_tokens, 1)
+        bars * TOKENS_PER_BAR if max_tokens is None else whole_number("--max-tokens", max_tokens, 1)
     )
     family = model.family
     prime_tokens: list[int] = []
@@ -178,23 +181,14 @@ def compose(
     first batch uses ``seed``, batch k a seed derived from (seed, k)), so a stopped command keeps
     what it wrote.
     """
-    from sonogen.api import (
-        batch_seed,
-        check_seed,
-        finite_number,
-        output_folder,
-        random_seed,
-        safe_file_stem,
-    )
-
-    program = _whole("--program", program, 0, 127)
-    bars = _whole("--bars", bars, 1, MAX_BARS)
-    n = _whole("-n", n, 1, MAX_PIECES)
+    program = whole_number("--program", program, 0, 127)
+    bars = whole_number("--bars", bars, 1, MAX_BARS)
+    n = whole_number("-n", n, 1, MAX_PIECES)
     seed = random_seed() if seed is None else check_seed(seed)
     finite_number("--temperature", temperature, low=0)
     finite_number("--top-p", top_p, low=0, high=1, low_open=True)
     if render:
-        _whole("--sample-rate", sample_rate, 1000, MAX_SAMPLE_RATE)
+        whole_number("--sample-rate", sample_rate, 1000, MAX_SAMPLE_RATE)
     output_folder(out, create=False)
     model, tokenizer = load_music_run(run)
     folder = None

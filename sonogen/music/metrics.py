@@ -335,7 +335,7 @@ def evaluate_music(
     from sonogen.music.tokens import check_token_dataset, piece_tokens
 
     started = time.perf_counter()
-    from sonogen.api import check_seed, output_folder
+    from sonogen.checks import check_seed, output_folder
     from sonogen.music.compose import MAX_BARS, MAX_PIECES
 
     n = _whole("-n", n, 1, MAX_PIECES)
