@@ -34,7 +34,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from torch import nn
 
 from sonogen.config import RunConfig
-from sonogen.data.dataset import open_dataset, read_clips, split_indices
+from sonogen.data.dataset import DatasetInfo, open_dataset, read_clips, split_indices
 from sonogen.errors import SonogenError
 from sonogen.models.base import Family, flush_denormals, save_weights
 from sonogen.run import CHECKPOINT as CHECKPOINT_NAME
@@ -500,6 +500,23 @@ def _row_step(row: dict) -> float:
     return step if math.isfinite(step) else math.inf
 
 
+STATISTICS_CLIPS = 2000
+
+
+def fit_statistics_from_dataset(family: Family, info: DatasetInfo, seed: int) -> None:
+    """Fit ``family``'s data statistics (``family.fit_statistics``) on a sample of at most
+    2,000 training clips of ``info``, drawn with ``numpy.random.default_rng(seed)``.
+
+    The trainer calls this before its first step; a baseline that stands for "the model before
+    training" calls it too, so it holds the same statistics as the run it is compared with.
+    """
+    indices = split_indices(info, "train")
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(indices, min(STATISTICS_CLIPS, len(indices)), replace=False))
+    clips = np.asarray(read_clips(info)[sample], dtype=np.float32) / 32767.0
+    family.fit_statistics(clips)
+
+
 def fit(
     family: Family,
     config: RunConfig,
@@ -525,13 +542,8 @@ def fit(
     dataset = family.training_data(info, "train")
     validation_data = _validation_batches(family, info, train)
     if not resume and family.needs_statistics:
-        # statistics from a seeded sample of training clips (at most 2,000), fitted before the
-        # EMA copies are made so that they hold the statistics too
-        indices = split_indices(info, "train")
-        rng = np.random.default_rng(train.seed)
-        sample = np.sort(rng.choice(indices, min(2000, len(indices)), replace=False))
-        clips = np.asarray(read_clips(info)[sample], dtype=np.float32) / 32767.0
-        family.fit_statistics(clips)
+        # fitted before the EMA copies are made so that they hold the statistics too
+        fit_statistics_from_dataset(family, info, train.seed)
     module = TrainingModule(family, config, dataset_fingerprint(info))
     if resume:
         check_weights_fit(checkpoint_state["state_dict"], module.state_dict(), checkpoint)

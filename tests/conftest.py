@@ -80,16 +80,13 @@ def untrained_with_statistics(model, dataset_dir: Path):
     """
     import torch
 
-    from sonogen.data.dataset import open_dataset, read_clips, split_indices
+    from sonogen.data.dataset import open_dataset
+    from sonogen.trainer import fit_statistics_from_dataset
 
     torch.manual_seed(0)
     family = type(model.family)(model.config.model, model.config.data)
     if family.needs_statistics:
-        info = open_dataset(dataset_dir)
-        indices = split_indices(info, "train")
-        rng = np.random.default_rng(model.config.train.seed)
-        sample = np.sort(rng.choice(indices, min(2000, len(indices)), replace=False))
-        family.fit_statistics(np.asarray(read_clips(info)[sample], dtype=np.float32) / 32767.0)
+        fit_statistics_from_dataset(family, open_dataset(dataset_dir), model.config.train.seed)
     return family.eval()
 
 
