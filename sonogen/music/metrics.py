@@ -330,16 +330,16 @@ def evaluate_music(
     pieces as a baseline (real music shares cadences and scales too).
     """
     from sonogen.data.dataset import open_dataset
-    from sonogen.music.compose import _whole, compose_pieces, load_music_run
+    from sonogen.music.compose import compose_pieces, load_music_run
     from sonogen.music.render import render_midi
     from sonogen.music.tokens import check_token_dataset, piece_tokens
 
     started = time.perf_counter()
-    from sonogen.checks import check_seed, output_folder
+    from sonogen.checks import check_seed, output_folder, whole_number
     from sonogen.music.compose import MAX_BARS, MAX_PIECES
 
-    n = _whole("-n", n, 1, MAX_PIECES)
-    bars = _whole("--bars", bars, 1, MAX_BARS)
+    n = whole_number("-n", n, 1, MAX_PIECES)
+    bars = whole_number("--bars", bars, 1, MAX_BARS)
     seed = check_seed(seed)
     output_folder(out, create=False)
     model, tokenizer = load_music_run(run)
