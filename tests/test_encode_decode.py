@@ -9,10 +9,13 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 import sonogen
+from sonogen.data.dataset import open_dataset, read_clips, split_indices
 from sonogen.errors import SonogenError
-from tests.conftest import QUIET, TINY, make_tone_dataset
+from sonogen.evaluation.metrics import reconstruction_metrics
+from tests.conftest import QUIET, TINY, make_tone_dataset, untrained_with_statistics
 
 TINY_FVAE = [
     "model.bands=4",
@@ -29,14 +32,16 @@ TINY_FVAE = [
 
 @pytest.fixture(scope="module")
 def fvae_run(tmp_path_factory):
+    """A tiny flow-VAE trained long enough (100 steps at a high rate, ~4 s) that it rebuilds the
+    held-out tones measurably better than the same model untrained; 4 steps barely moved it."""
     root = tmp_path_factory.mktemp("fvae")
     data = make_tone_dataset(root / "tones", count=32, labels=True)
     run = sonogen.train(
         data,
         "fvae",
         root / "run",
-        overrides=TINY_FVAE + QUIET,
-        max_steps=4,
+        overrides=TINY_FVAE + QUIET + ["model.learning_rate=0.003"],
+        max_steps=100,
         batch_size=4,
         progress=False,
     )
@@ -51,12 +56,19 @@ def test_transfer_keeps_the_input_rate_and_length(fvae_run, tmp_path):
     source = tmp_path / "voice.flac"
     sf.write(source, voice, rate)
     before = source.read_bytes()
+    level = np.sqrt(np.mean(voice.mean(axis=1) ** 2))
     for function in (sonogen.api.transfer, sonogen.api.reconstruct):
         out, seconds = function(run, source, tmp_path / f"{function.__name__}.wav")
         info = sf.info(out)
         assert (info.samplerate, info.frames, info.channels) == (rate, frames, 1)
         assert seconds == pytest.approx(frames / rate)
-        assert np.isfinite(sf.read(out)[0]).all()
+        audio = sf.read(out)[0]
+        # a sound over the whole length, not silence, a silent tail or a blow-up (measured:
+        # 0.55 of the input's level, in the last quarter second too)
+        output_level = np.sqrt(np.mean(audio**2))
+        tail_level = np.sqrt(np.mean(audio[-rate // 4 :] ** 2))
+        assert np.abs(audio).max() <= 1.0
+        assert output_level > 0.1 * level and tail_level > 0.1 * level, (output_level, level)
     assert source.read_bytes() == before  # the user's file is only read
     with pytest.raises(SonogenError, match="overwrite"):
         sonogen.api.transfer(run, source, source)
@@ -86,8 +98,18 @@ def test_interpolate_encode_decode_and_reconstruction_metrics(fvae_run, tmp_path
     result = sonogen.evaluate(run, data, n=16, out=tmp_path / "eval", report=False)
     reconstruction = result.metrics["reconstruction"]
     assert reconstruction["n"] == 4  # the held-out clips
-    assert reconstruction["multi_resolution_stft"] > 0
-    assert np.isfinite(reconstruction["si_sdr"]["mean"])
+    # the same held-out clips rebuilt by the model before training (measured: MR-STFT 3.67 vs
+    # 4.69 untrained, log-mel L1 2.55 vs 3.60; silence scores 10.2 and 4.30)
+    info = open_dataset(data)
+    held_out = np.asarray(read_clips(info)[split_indices(info, "valid")], np.float32) / 32767
+    untrained = untrained_with_statistics(model, data)
+    with torch.inference_mode():
+        rebuilt = untrained.decode(untrained.encode(torch.from_numpy(held_out)))
+    baseline = reconstruction_metrics(
+        rebuilt[..., : held_out.shape[1]].numpy(), held_out, info.sample_rate
+    )
+    assert reconstruction["multi_resolution_stft"] < 0.9 * baseline["multi_resolution_stft"]
+    assert reconstruction["log_mel_l1"] < 0.85 * baseline["log_mel_l1"]
 
 
 def test_cli_transfer_and_interpolate(fvae_run, tmp_path):
