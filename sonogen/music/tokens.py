@@ -185,11 +185,37 @@ def read_score(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise SonogenError(f"{path}: MIDI file not found")
+    problem = _midi_structure_problem(path.read_bytes())
+    if problem:
+        raise SonogenError(f"{path}: not a readable MIDI file ({problem})")
     try:
         return Score(str(path))
     except Exception as error:  # noqa: BLE001 - symusic raises plain RuntimeErrors
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise SonogenError(f"{path}: not a readable MIDI file ({message})") from None
+
+
+def _midi_structure_problem(data: bytes) -> str | None:
+    """Return why `data` is not a whole Standard MIDI File (a header, then as many track chunks as
+    it announces, each fitting in the file), or None. symusic reads a chunk cut short past the
+    end of its buffer, so a truncated file was accepted or refused by chance. Bytes after the
+    last track are ignored, as players do."""
+    if data[:4] == b"RIFF":  # an RMID file wraps the MIDI data; symusic checks it
+        return None
+    if data[:4] != b"MThd" or len(data) < 14 or int.from_bytes(data[4:8], "big") < 6:
+        return "no MIDI header (MThd)"
+    tracks = int.from_bytes(data[10:12], "big")
+    position, found = 8 + int.from_bytes(data[4:8], "big"), 0
+    while found < tracks:
+        if len(data) - position < 8:
+            return f"truncated: {found} of the {tracks} tracks it announces"
+        length = int.from_bytes(data[position + 4 : position + 8], "big")
+        if position + 8 + length > len(data):
+            left = len(data) - position - 8
+            return f"truncated: a chunk of {length} bytes has {left} left in the file"
+        found += data[position : position + 4] == b"MTrk"
+        position += 8 + length
+    return None
 
 
 def merge_tracks(score: Any) -> Any:
