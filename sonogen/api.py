@@ -501,6 +501,11 @@ def load(run: str | Path, device: str = "cpu") -> Model:
     weights_path = run_dir / "model.safetensors"
     if not run_dir.is_dir():
         raise SonogenError(f"{run_dir}: run dir not found; train one with `sonogen train`")
+    if (run_dir / "dataset.json").is_file():
+        raise SonogenError(
+            f"{run_dir}: is a dataset dir, not a run dir; train a model on it first: "
+            f"sonogen train {run_dir} --model wavegan --out runs/NAME"
+        )
     if not config_path.is_file() or not weights_path.is_file():
         raise SonogenError(
             f"{run_dir}: not a finished run (config.yaml or model.safetensors missing); "

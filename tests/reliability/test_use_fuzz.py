@@ -445,3 +445,13 @@ def test_compose_writes_each_batch_and_a_seed_repeats_its_pieces(music, tmp_path
     assert [r["midi"].name for r in two] == ["seed5_0000.mid", "seed5_0001.mid"]
     assert two[0]["midi"].read_bytes() == one[0]["midi"].read_bytes()
     assert stray_temporaries(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", ["generate", "info", "transfer"])
+def test_a_dataset_dir_given_as_a_run_says_so(tmp_path, command):
+    data = make_tone_dataset(tmp_path / "tones")
+    before = tree_digest(data)
+    extra = {"generate": ["-n", "2"], "info": [], "transfer": [data / "x.wav", tmp_path / "o.wav"]}
+    line = assert_clean_error(run_cli(command, data, *extra[command]), str(data))
+    assert "is a dataset dir, not a run dir" in line and "sonogen train" in line
+    assert tree_digest(data) == before
