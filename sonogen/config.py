@@ -289,6 +289,8 @@ def read_yaml(path: Path) -> dict:
     """Return the mapping in a YAML config file (safe loader, no aliases, at most
     MAX_CONFIG_BYTES)."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise SonogenError(f"{path}: not a regular file (a folder or a device); pass a YAML file")
     if not path.is_file():
         raise SonogenError(f"{path}: config file not found")
     try:

@@ -332,6 +332,14 @@ def test_a_crafted_config_is_one_clean_error(case, tones, tmp_path, monkeypatch)
     assert not (tmp_path / "HACKED").exists()
 
 
+@pytest.mark.parametrize("where", ["/dev/zero", "folder"])
+def test_a_config_that_is_not_a_regular_file_is_refused(where, tones, tmp_path):
+    config = tmp_path if where == "folder" else Path(where)
+    out = tmp_path / "run"
+    result = run_cli(*train_args(tones, out, "wavegan", "--config", config))
+    assert_refused_before_training(result, out, str(config), "not a regular file")
+
+
 @pytest.mark.parametrize(
     ("setting", "needles"),
     [
