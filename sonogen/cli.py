@@ -96,10 +96,18 @@ def prepare(
     split: Annotated[
         str, typer.Option(help="Validation share of files (0.1), 'fsdd', 'regex:PATTERN', 'none'.")
     ] = "0.1",
+    group: Annotated[
+        str,
+        typer.Option(
+            help="Recording group of each file (speaker, kit) for the classifier's "
+            "group-disjoint accuracy: auto (fsdd with --split fsdd, else the labels CSV's group "
+            "column) | fsdd | csv | regex:PATTERN (one capture group, on the path) | none."
+        ),
+    ] = "auto",
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite OUT if it exists.")] = False,
 ) -> None:
-    """Turn a folder of audio into a dataset dir (clips, labels, split, skipped files)."""
+    """Turn a folder of audio into a dataset dir (clips, labels, groups, split, skipped files)."""
     from sonogen import api
 
     progress = _progress()
@@ -122,6 +130,7 @@ def prepare(
             normalize=normalize,
             labels=labels,
             split=split,
+            group=group,
             workers=workers,
             force=force,
             progress=report,
@@ -131,7 +140,7 @@ def prepare(
     console.print(
         f"{summary.clips} clips ({summary.train_clips} train, {summary.valid_clips} valid) from "
         f"{summary.files_used} of {summary.files_total} files in {summary.seconds:.1f} s; "
-        f"labels: {len(summary.labels or [])}"
+        f"labels: {len(summary.labels or [])}; groups: {len(summary.groups or [])}"
     )
     if skipped:
         console.print(f"skipped {skipped} files ({reasons}); see {summary.out / 'skipped.csv'}")
@@ -505,7 +514,15 @@ def _print_table(rows: list[tuple[str, str, str]]) -> None:
     console.print(table)
 
 
-EMBEDDING_HELP = "stats (default), classifier, crepe-tiny, crepe."
+EMBEDDING_HELP = (
+    "auto (default: classifier for a labelled reference, else stats), classifier (the dataset "
+    "classifier's embedding: measures content), stats (log-mel/MFCC statistics: also measures "
+    "the recording), crepe-tiny, crepe."
+)
+WORDS_HELP = (
+    "Label -> word mapping for the intelligibility score (CSV of label,word rows or a JSON "
+    "object); digit labels need none."
+)
 
 
 @app.command()
@@ -513,12 +530,13 @@ def evaluate(
     target: Annotated[Path, typer.Argument(help="Run dir, or a folder of audio files.")],
     reference: Annotated[Path, typer.Option(help="Dataset dir of the real clips.")],
     n: Annotated[int, typer.Option("--n", "-n", help="Clips to generate (or files to use).")] = 512,
-    embedding: Annotated[str, typer.Option(help=EMBEDDING_HELP)] = "stats",
+    embedding: Annotated[str, typer.Option(help=EMBEDDING_HELP)] = "auto",
     out: Annotated[
         Path | None,
         typer.Option(help="Folder for metrics.json and report.html (default RUN/evaluation)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of generation and sampling.")] = 0,
+    words: Annotated[Path | None, typer.Option(help=WORDS_HELP)] = None,
 ) -> None:
     """Score a run or a folder of clips against real data: FAD, IS, NDB, memorization, report."""
     from sonogen import api
@@ -527,7 +545,14 @@ def evaluate(
     progress = _StageProgress()
     with progress.shown():
         result = api.evaluate(
-            target, reference, n=n, embedding=embedding, out=out, seed=seed, progress=progress
+            target,
+            reference,
+            n=n,
+            embedding=embedding,
+            out=out,
+            seed=seed,
+            words=words,
+            progress=progress,
         )
     _print_table(headline(result.metrics))
     console.print(f"metrics written to {result.out / 'metrics.json'}")
@@ -540,8 +565,9 @@ def compare(
     reference: Annotated[Path, typer.Option(help="Dataset dir of the real clips.")],
     out: Annotated[Path, typer.Option(help="Folder for the leaderboard and each run's report.")],
     n: Annotated[int, typer.Option("--n", "-n", help="Clips generated per run.")] = 512,
-    embedding: Annotated[str, typer.Option(help=EMBEDDING_HELP)] = "stats",
+    embedding: Annotated[str, typer.Option(help=EMBEDDING_HELP)] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of generation and sampling.")] = 0,
+    words: Annotated[Path | None, typer.Option(help=WORDS_HELP)] = None,
 ) -> None:
     """Evaluate runs with the same seed, n and embedding; write a leaderboard sorted by FAD."""
     from sonogen import api
@@ -560,6 +586,7 @@ def compare(
             n=n,
             embedding=embedding,
             seed=seed,
+            words=words,
             progress=progress,
             on_run=next_run,
         )
@@ -572,6 +599,14 @@ def classifier_train(
     data: Annotated[Path, typer.Argument(help="Labelled dataset dir.")],
     max_minutes: Annotated[float, typer.Option(help="Training time budget.")] = 5.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    group_folds: Annotated[
+        int,
+        typer.Option(
+            help="Recording groups (speakers, kits) to hold out in turn, each a training of up "
+            "to --max-minutes, for the accuracy on groups never heard (0: none; more than "
+            "there are: all)."
+        ),
+    ] = 1,
 ) -> None:
     """Train the dataset classifier (Inception Score, 'classifier' embedding) and store it."""
     from sonogen import api
@@ -584,16 +619,26 @@ def classifier_train(
             progress.start()
             tasks.append(progress.add_task("training classifier", total=epochs))
         accuracy = values.get("valid_accuracy")
-        description = "training classifier" + (
+        fold = values.get("fold")
+        stage = f"group fold {fold:.0f}" if fold else "training classifier"
+        description = stage + (
             f" (held-out accuracy {accuracy:.3f})" if accuracy is not None else ""
         )
         progress.update(tasks[0], completed=epoch, total=epochs, description=description)
 
     with _shown(lambda: progress):
-        result = api.train_classifier(data, max_minutes=max_minutes, seed=seed, progress=report)
+        result = api.train_classifier(
+            data, max_minutes=max_minutes, seed=seed, group_folds=group_folds, progress=report
+        )
+    groups = (
+        f"; on groups never heard: {result.group_accuracy:.4f}"
+        if result.group_accuracy is not None
+        else ""
+    )
     console.print(
         f"held-out accuracy {result.accuracy:.4f} on {result.valid_clips} clips after "
-        f"{result.epochs} epochs ({result.seconds:.0f} s); classifier written to {result.path}"
+        f"{result.epochs} epochs ({result.seconds:.0f} s){groups} ({result.group_note}); "
+        f"classifier written to {result.path}"
     )
 
 

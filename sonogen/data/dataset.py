@@ -353,6 +353,12 @@ def label_indices(info: DatasetInfo) -> np.ndarray:
     return np.array([lookup.get(row.get("label", ""), -1) for row in read_items(info)], np.int64)
 
 
+def group_names(info: DatasetInfo) -> list[str]:
+    """Return each clip's recording group (speaker, session, kit) from items.csv's group column,
+    '' where it is unknown; all '' for a dataset prepared before groups existed."""
+    return [row.get("group") or "" for row in read_items(info)]
+
+
 class ClipDataset:
     """A torch-style map dataset over one split: item i -> (audio float32 [clip_samples], label).
 

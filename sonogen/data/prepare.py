@@ -42,7 +42,8 @@ LOUDNESS_PEAK_LIMIT = 0.99
 CHUNK_FILES = 32  # files per worker task: enough to amortise the inter-process round trip
 ITEM_COLUMNS = ("index", "file", "offset_seconds", "label", "split")
 SPLIT_FORMS = '"0.1" (a share of source files), "0" or "none", "fsdd", "regex:PATTERN"'
-LABEL_FORMS = '"folder", "csv:PATH" (columns file,label), "none"'
+LABEL_FORMS = '"folder", "csv:PATH" (columns file,label and optionally group), "none"'
+GROUP_FORMS = '"auto", "fsdd", "csv", "regex:PATTERN" (one capture group), "none"'
 _FSDD_NAME = re.compile(r"^(\d)_([^_]+)_(\d+)\.[A-Za-z0-9]+$")
 _FSDD_RULE = "{digit}_{speaker}_{take}.wav, takes 0-4 go to valid"
 _JUNK_NAMES = {"__MACOSX"}  # macOS zip debris; hidden names (".DS_Store", "._x.wav") also skipped
@@ -76,6 +77,7 @@ class PrepareSummary:
     train_clips: int
     valid_clips: int
     seconds: float
+    groups: list[str] | None = None  # the distinct groups (speakers, kits) found; None: none
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def prepare(
     normalize: str = "peak",
     labels: str = "folder",
     split: str = "0.1",
+    group: str = "auto",
     min_seconds: float = 0.05,
     workers: int | None = None,
     force: bool = False,
@@ -118,7 +121,12 @@ def prepare(
     Every clip is `clip_samples` long at `sample_rate`. With `hop_samples` None a file gives one
     clip (its start, zero-padded); otherwise clips start every `hop_samples`. `labels` is "folder",
     "csv:PATH" or "none"; `split` is a share of files ("0.1"), "0"/"none", "fsdd" or
-    "regex:PATTERN".
+    "regex:PATTERN". `group` says which recording group (speaker, session, kit) each file belongs
+    to, for the classifier's group-disjoint accuracy: "fsdd" (the speaker of FSDD's
+    `{digit}_{speaker}_{take}.wav`), "csv" (the labels CSV's `group` column, every row filled),
+    "regex:PATTERN" (the pattern's one capture group, searched in the file's path relative to
+    `source`; files it does not match have no group), "none", or "auto" (fsdd with `--split fsdd`,
+    else csv when the labels CSV has a group column, else none).
     `progress(done_files, total_files)` is called as files finish. Raises SonogenError for bad
     options or paths, and when no file gave a clip (after writing `out/skipped.csv`).
     """
@@ -136,6 +144,7 @@ def prepare(
     )
     labels = _check_labels(labels)
     split_rule = _parse_split(split)
+    group_rule = _parse_group(group)
     workers = (
         min(4, os.cpu_count() or 1) if workers is None else _positive_int("--workers", workers)
     )
@@ -150,14 +159,11 @@ def prepare(
             f"{source}: no audio files found (looked for {suffixes}, in sub-folders too); "
             "point prepare at the folder that holds your sounds"
         )
-    label_of, unlabelled = _resolve_labels(labels, source_path, files)
+    label_of, unlabelled, csv_groups = _resolve_labels(labels, source_path, files)
+    group_rule = _choose_group_rule(group_rule, split_rule, csv_groups)
     if split_rule[0] == "fsdd":
-        for name in files:
-            if not _FSDD_NAME.match(Path(name).name):
-                raise SonogenError(
-                    f"{source_path / name}: name does not follow the fsdd split rule "
-                    f"({_FSDD_RULE}); rename or remove it, or use --split 0.1"
-                )
+        _check_fsdd_names(source_path, files, "split", "--split 0.1")
+    group_of = _resolve_groups(group_rule, source_path, files, csv_groups or {})
     log.info("preparing %d audio files from %s", len(files), source)
 
     skipped: dict[int, tuple[str, str]] = {
@@ -204,6 +210,7 @@ def prepare(
         "normalize": settings.normalize,
         "labels": labels,
         "split": "none" if split is None else str(split).strip(),
+        "group": group_rule[0] if group_rule[0] != "regex" else f"regex:{group_rule[1].pattern}",
         "min_seconds": settings.min_seconds,
         "seed": int(seed),
     }
@@ -229,6 +236,7 @@ def prepare(
                     "offset_seconds": round(start / settings.sample_rate, 6),
                     "label": label_of.get(name, ""),
                     "split": clip_split,
+                    "group": group_of.get(name, ""),
                 }
             )
     # Fill one array file by file rather than concatenate, so the clips are never held twice.
@@ -252,6 +260,9 @@ def prepare(
         force=force,
     )
     valid_clips = sum(item["split"] == "valid" for item in items)
+    found_groups = sorted({item["group"] for item in items} - {""}) or None
+    if group_rule[0] != "none":
+        log.info("groups (%s): %s", group_rule[0], ", ".join(found_groups or ["none found"]))
     summary = PrepareSummary(
         out=out_path,
         files_total=len(files) + len(problems),
@@ -262,6 +273,7 @@ def prepare(
         train_clips=len(items) - valid_clips,
         valid_clips=valid_clips,
         seconds=time.perf_counter() - started,
+        groups=found_groups,
     )
     log.info(
         "wrote %d clips (%d train, %d valid) from %d of %d files to %s; skipped %s",
@@ -774,25 +786,27 @@ def _check_paths(source: str | Path, out: str | Path, force: bool) -> tuple[Path
 
 def _resolve_labels(
     labels: str, source: Path, files: list[str]
-) -> tuple[dict[str, str], dict[int, str]]:
-    """Return (label of each labelled file, {file index: detail} for files without a CSV label)."""
+) -> tuple[dict[str, str], dict[int, str], dict[str, str] | None]:
+    """Return (label of each labelled file, {file index: detail} for files without a CSV label,
+    {file: group} from the CSV's group column, or None when there is no such column)."""
     if labels == "none":
-        return {}, {}
+        return {}, {}, None
     if labels == "folder":
-        return {name: name.split("/", 1)[0] for name in files if "/" in name}, {}
+        return {name: name.split("/", 1)[0] for name in files if "/" in name}, {}, None
     given = labels[4:]
-    table = _read_label_csv(given, source)
+    table, groups = _read_label_csv(given, source)
     known = set(files)
     missing = {i: f"no label in {given}" for i, name in enumerate(files) if not table.get(name)}
     unused = sorted(set(table) - known)
     if unused:
         log.warning("%s: %d rows name files not found under %s", given, len(unused), source)
-    return {name: table[name] for name in files if table.get(name)}, missing
+    return {name: table[name] for name in files if table.get(name)}, missing, groups
 
 
-def _read_label_csv(given: str, source: Path) -> dict[str, str]:
-    """Return {file: label} from a labels CSV (columns file,label); SonogenError naming the CSV
-    and its row for anything that is not one clean label per file."""
+def _read_label_csv(given: str, source: Path) -> tuple[dict[str, str], dict[str, str] | None]:
+    """Return ({file: label}, {file: group} or None) from a labels CSV (columns file,label and
+    optionally group); SonogenError naming the CSV and its row for anything that is not one clean
+    label per file, or a group column with empty cells."""
     path = Path(given).expanduser()
     if not path.exists() and not path.is_absolute() and (source / given).is_file():
         path = source / given  # a labels file kept inside the source folder
@@ -820,13 +834,15 @@ def _read_label_csv(given: str, source: Path) -> dict[str, str]:
         raise SonogenError(f"{given}: not a readable CSV ({error}); fix or re-export it") from None
 
 
-def _label_rows(given: str, reader: csv.DictReader) -> dict[str, str]:
+def _label_rows(given: str, reader: csv.DictReader) -> tuple[dict[str, str], dict[str, str] | None]:
     fields = [field.strip() for field in reader.fieldnames or []]
     if "file" not in fields or "label" not in fields:
         has = short(",".join(fields)) or "none"
         raise SonogenError(f"{given}: needs the columns file,label (has {has}); fix its header row")
     reader.fieldnames = fields
     table: dict[str, str] = {}
+    groups: dict[str, str] | None = {} if "group" in fields else None
+    no_group: list[int] = []
     first_row: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
@@ -854,7 +870,21 @@ def _label_rows(given: str, reader: csv.DictReader) -> dict[str, str]:
             )
         first_row[name] = line
         table[name] = label
-    return table
+        if groups is not None:
+            groups[name] = (row.get("group") or "").strip()
+            if not groups[name]:
+                no_group.append(line)
+    if no_group:
+        # refused rather than read as "unknown": a half-filled column would quietly put the
+        # unmarked files' speakers on both sides of the group-disjoint split
+        rows = ", ".join(str(line) for line in no_group[:5]) + (
+            ", ..." if len(no_group) > 5 else ""
+        )
+        raise SonogenError(
+            f"{given}: {len(no_group)} of {len(table)} rows have an empty group (rows {rows}); "
+            "fill in every row's group, or delete the group column"
+        )
+    return table, groups
 
 
 def _parse_split(split: str | float | None) -> tuple[str, float | re.Pattern | None]:
@@ -880,6 +910,89 @@ def _parse_split(split: str | float | None) -> tuple[str, float | re.Pattern | N
             f"--split: {text!r} is not a split rule; use {SPLIT_FORMS} (a share from 0 to below 1)"
         )
     return ("none", None) if share == 0 else ("share", share)
+
+
+def _parse_group(group: str | None) -> tuple[str, re.Pattern | None]:
+    """Return the group rule as (kind, pattern): kind "auto", "none", "fsdd", "csv" or "regex"."""
+    text = "none" if group is None else str(group).strip()
+    if text in ("auto", "none", "fsdd", "csv"):
+        return (text, None)
+    if not text.startswith("regex:"):
+        raise SonogenError(f"--group: unknown form {short(text)!r}; use {GROUP_FORMS}")
+    try:
+        pattern = re.compile(text[len("regex:") :])
+    except re.error as error:
+        raise SonogenError(
+            f"--group: bad regular expression {short(text[6:])!r} ({error}); use {GROUP_FORMS}"
+        ) from None
+    if pattern.groups != 1:
+        raise SonogenError(
+            f"--group: {short(text)!r} has {pattern.groups} capture groups, needs exactly one: "
+            r"the part of the file path that names the group, e.g. regex:^([^/]+)/ or "
+            r"regex:_(\w+)_\d+\.wav$"
+        )
+    return ("regex", pattern)
+
+
+def _choose_group_rule(
+    rule: tuple[str, re.Pattern | None],
+    split_rule: tuple[str, object],
+    csv_groups: dict[str, str] | None,
+) -> tuple[str, re.Pattern | None]:
+    """Return the group rule with "auto" resolved; "csv" without a group column is an error."""
+    if rule[0] == "auto":
+        if split_rule[0] == "fsdd":
+            return ("fsdd", None)
+        return ("csv", None) if csv_groups is not None else ("none", None)
+    if rule[0] == "csv" and csv_groups is None:
+        raise SonogenError(
+            "--group csv: needs --labels csv:PATH with a group column (file,label,group); add "
+            "the column, or use --group regex:PATTERN"
+        )
+    return rule
+
+
+def _check_fsdd_names(source: Path, files: list[str], option: str, instead: str) -> None:
+    """Raise SonogenError naming the first file whose name is not FSDD's."""
+    for name in files:
+        if not _FSDD_NAME.match(Path(name).name):
+            raise SonogenError(
+                f"{source / name}: name does not follow the fsdd {option} rule "
+                f"({_FSDD_RULE}); rename or remove it, or use {instead}"
+            )
+
+
+def _resolve_groups(
+    rule: tuple[str, re.Pattern | None],
+    source: Path,
+    files: list[str],
+    csv_groups: dict[str, str],
+) -> dict[str, str]:
+    """Return {file: group} for the files whose group the rule tells; the rest have none."""
+    kind, pattern = rule
+    if kind == "fsdd":
+        _check_fsdd_names(source, files, "group", "--group none")
+        return {name: _FSDD_NAME.match(Path(name).name).group(2) for name in files}
+    if kind == "csv":
+        return {name: csv_groups[name] for name in files if name in csv_groups}
+    if kind != "regex":
+        return {}
+    found = {name: match.group(1) for name in files if (match := pattern.search(name))}
+    found = {name: group for name, group in found.items() if group}
+    if not found:
+        raise SonogenError(
+            f"--group regex:{short(pattern.pattern)}: matched none of the {len(files)} file "
+            f"paths (e.g. {short(files[0])}); fix the pattern (it is searched in the path "
+            "relative to the source folder)"
+        )
+    if len(found) < len(files):
+        log.warning(
+            "--group regex:%s: %d of %d files do not match and have no group",
+            pattern.pattern,
+            len(files) - len(found),
+            len(files),
+        )
+    return found
 
 
 def _valid_files(rule: tuple[str, object], used: list[str], seed: int) -> set[str]:

@@ -118,7 +118,7 @@ def test_good_files_become_clips(prepared):
     audio = np.load(out / "audio.npy", mmap_mode="r")
     assert audio.shape == (len(GOOD), CLIP) and audio.dtype == np.int16
     items = read_csv(out / "items.csv")
-    assert list(items[0]) == ["index", "file", "offset_seconds", "label", "split"]
+    assert list(items[0]) == ["index", "file", "offset_seconds", "label", "split", "group"]
     assert [row["file"] for row in items] == sorted(GOOD)
     assert [row["index"] for row in items] == [str(i) for i in range(len(GOOD))]
     labels = {row["file"]: row["label"] for row in items}
@@ -476,3 +476,100 @@ def test_free_spoken_digits_subset(tmp_path):
         take = int(Path(row["file"]).stem.split("_")[2])
         assert row["split"] == ("valid" if take <= 4 else "train")
         assert row["label"] == Path(row["file"]).name[0]
+
+
+def test_groups_from_fsdd_names_csv_column_and_regex(tmp_path):
+    from sonogen.data.dataset import group_names, open_dataset
+
+    names = ["0/0_alice_0.wav", "0/0_alice_5.wav", "1/1_bob_12.wav", "1/1_carol_3.wav"]
+    src = write_tones(tmp_path / "src", names)
+
+    def groups(out: Path) -> dict[str, str]:
+        return {row["file"]: row["group"] for row in read_csv(out / "items.csv")}
+
+    # --split fsdd implies --group fsdd (auto): the speaker of {digit}_{speaker}_{take}
+    summary = prepare(src, tmp_path / "fsdd", split="fsdd", workers=1)
+    assert groups(tmp_path / "fsdd") == dict(
+        zip(names, ["alice", "alice", "bob", "carol"], strict=True)
+    )
+    assert summary.groups == ["alice", "bob", "carol"]
+    assert json.loads((tmp_path / "fsdd" / "dataset.json").read_text())["options"]["group"] == (
+        "fsdd"
+    )
+    assert group_names(open_dataset(tmp_path / "fsdd")) == ["alice", "alice", "bob", "carol"]
+
+    # a share split has no groups unless asked; --group fsdd asks
+    assert prepare(src, tmp_path / "plain", split="0", workers=1).groups is None
+    assert set(groups(tmp_path / "plain").values()) == {""}
+    assert prepare(src, tmp_path / "asked", split="0", group="fsdd", workers=1).groups == [
+        "alice",
+        "bob",
+        "carol",
+    ]
+
+    # regex: its one capture group, searched in the path; unmatched files have no group
+    prepare(src, tmp_path / "regex", split="0", group=r"regex:_(alice|bob)_", workers=1)
+    assert groups(tmp_path / "regex") == dict(
+        zip(names, ["alice", "alice", "bob", ""], strict=True)
+    )
+
+    # the labels CSV's group column (auto with csv labels)
+    table = tmp_path / "labels.csv"
+    rows = [f"{name},{name[0]},{'s1' if i < 2 else 's2'}" for i, name in enumerate(names)]
+    table.write_text("file,label,group\n" + "\n".join(rows) + "\n")
+    summary = prepare(src, tmp_path / "csv", labels=f"csv:{table}", split="0", workers=1)
+    assert groups(tmp_path / "csv") == dict(zip(names, ["s1", "s1", "s2", "s2"], strict=True))
+    assert summary.groups == ["s1", "s2"]
+
+
+def test_old_dataset_without_group_column_has_unknown_groups(tmp_path):
+    from sonogen.data.dataset import group_names, open_dataset
+
+    out = tmp_path / "old"
+    items = [
+        {"index": i, "file": f"{i}.wav", "offset_seconds": 0.0, "label": "", "split": "train"}
+        for i in range(3)
+    ]
+    write_dataset(
+        out,
+        np.zeros((3, 64), np.int16),
+        items,
+        sample_rate=RATE,
+        clip_samples=64,
+        labels=None,
+        source="old",
+        skipped=[],
+        options={},
+    )
+    assert "group" not in (out / "items.csv").read_text().splitlines()[0]
+    assert group_names(open_dataset(out)) == ["", "", ""]
+
+
+def test_bad_group_options_are_refused_in_one_line(tmp_path):
+    names = ["0/0_alice_0.wav", "0/0_alice_5.wav", "1/1_bob_12.wav", "1/x.wav"]
+    src = write_tones(tmp_path / "src", names)
+    table = tmp_path / "labels.csv"
+    table.write_text(
+        "file,label,group\n0/0_alice_0.wav,0,s1\n0/0_alice_5.wav,0,\n1/1_bob_12.wav,1,s2\n"
+        "1/x.wav,1, \n"
+    )
+    cases = [
+        # a half-filled group column is refused, naming its rows (lines of the CSV)
+        (
+            {"labels": f"csv:{table}"},
+            r"labels\.csv: 2 of 4 rows have an empty group \(rows 3, 5\); fill in every row's "
+            r"group, or delete the group column$",
+        ),
+        ({"group": "regex:_alice_"}, r"^--group: 'regex:_alice_' has 0 capture groups, needs "),
+        ({"group": "regex:(a)(b)"}, r"^--group: 'regex:\(a\)\(b\)' has 2 capture groups"),
+        ({"group": "regex:(["}, r"^--group: bad regular expression '\(\['"),
+        ({"group": "regex:^(zzz)"}, r"^--group regex:\^\(zzz\): matched none of the 4 file"),
+        ({"group": "speaker"}, r"^--group: unknown form 'speaker'; use \"auto\", \"fsdd\""),
+        ({"group": "csv"}, r"^--group csv: needs --labels csv:PATH with a group column"),
+        ({"group": "fsdd"}, r"1/x\.wav: name does not follow the fsdd group rule"),
+    ]
+    for number, (options, pattern) in enumerate(cases):
+        with pytest.raises(SonogenError, match=pattern) as error:
+            prepare(src, tmp_path / f"out{number}", split="0", workers=1, **options)
+        assert "\n" not in str(error.value)
+        assert not (tmp_path / f"out{number}").exists()
