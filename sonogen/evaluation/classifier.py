@@ -7,12 +7,28 @@ checksum) and `classifier.json` (architecture, features, labels, accuracy and a 
 the dataset files). `load_or_train_classifier` reuses that pair while the dataset is unchanged and
 trains a new one otherwise: that is what `sonogen evaluate` calls.
 
-Training sees every clip once per epoch, in an order drawn from the seed, with light augmentation
-(gain, time shift, one frequency and one time mask) applied to mel spectrograms computed once at
-the start. The learning rate warms up over the first epoch and follows a cosine to zero over the
-planned epochs; the weights of the last epoch are kept, so the valid accuracy reported was never
-used to choose them. With enough time for `max_epochs` the result depends only on the seed (on one
-machine); when `max_minutes` would run out first, the plan is shortened to the epochs that fit.
+The judge must hear what is said, not who says it or through what microphone (DESIGN.md). So
+each clip's log-mel is normalised per clip (floored 60 dB below its peak, each bin's mean over the
+active frames removed: a fixed EQ or gain leaves no trace), and training varies what a new voice
+or recording changes (`Augmentation`): frequency and time warps of the mel power spectrogram
+(speed perturbation, pitch/formant shift, tempo; warping the mel spectrogram stands in for
+resampling the waveform at a fraction of the cost), noise at a random SNR, a random EQ, gain, a
+time shift and SpecAugment masks. Mel spectrograms are computed once at the start.
+
+Where the dataset has recording groups (items.csv's group column: FSDD's speakers, a CSV's
+sessions), `train_classifier` first holds out `group_folds` groups in turn (one by default, drawn
+by the seed): a classifier trained on the other groups' train split is measured on every clip of
+the held-out group. That accuracy on voices never heard is `group_accuracy` (with `group_note`
+saying how it was measured) in classifier.json and on the loaded `Classifier`; then the final
+classifier is trained on the whole train split. Each training gets `max_minutes`, so with groups
+the first `sonogen evaluate` against a dataset trains twice. With one group or none there is no
+group-disjoint split; the note says so and only the random valid split's accuracy exists.
+
+Training sees every clip once per epoch, in an order drawn from the seed. The learning rate warms
+up over the first epoch and follows a cosine to zero over the planned epochs; the weights of the
+last epoch are kept, so the held-out accuracy reported was never used to choose them. With
+enough time for `max_epochs` the result depends only on the seed (on one machine); when
+`max_minutes` would run out first, the plan is shortened to the epochs that fit.
 """
 
 from __future__ import annotations
