@@ -9,7 +9,8 @@ error or a confidence interval, so the dict can go straight into metrics.json.
 What is measured (DESIGN.md, "Evaluation"):
 
 - quality: `fad` (Fréchet distance between Gaussians fitted to embeddings), `fad_infinity` (FAD
-  extrapolated to an infinite generated set) and `inception_score`;
+  extrapolated to an infinite generated set), `inception_score` and `label_accuracy` (with its
+  per-label view and confusion counts);
 - diversity: `ndb` (number of statistically different bins) and `pairwise_diversity`;
 - memorization: `memorization` (nearest training clip of each generated clip, flagged when it is
   closer than any real held-out clip gets);
@@ -39,6 +40,7 @@ __all__ = [
     "fad",
     "fad_infinity",
     "inception_score",
+    "label_accuracy",
     "ndb",
     "pairwise_diversity",
     "memorization",
@@ -418,6 +420,42 @@ def inception_score(probabilities: Any, splits: int = 10, seed: int = 0) -> dict
         "splits": int(parts),
         "n": int(count),
         "classes": int(probabilities.shape[1]),
+    }
+
+
+def label_accuracy(predicted: Any, asked: Any, labels: list[str]) -> dict[str, Any]:
+    """Return how often a classifier's prediction is the label a clip was asked for (or has).
+
+    predicted, asked: int label indices `[n]` into `labels` (asked < 0: no label, left out).
+    Returns {"value" (share of hits), "stderr" (binomial, None for n < 2), "n", "per_label"
+    ({label: share of its clips predicted as it, None when it has none}), "per_label_n" ({label:
+    clips}), "confusion" ({"rows": labels asked, "columns": labels predicted, "counts": [[int]]}:
+    counts[i][j] clips asked for label i and predicted as label j)}; "value" None for n = 0.
+    """
+    predicted = np.asarray(predicted, dtype=np.int64).reshape(-1)
+    asked = np.asarray(asked, dtype=np.int64).reshape(-1)
+    if predicted.shape != asked.shape:
+        raise ValueError(f"predicted {predicted.shape} and asked {asked.shape} must match")
+    keep = asked >= 0
+    predicted, asked = predicted[keep], asked[keep]
+    classes = len(labels)
+    if ((asked >= classes) | (predicted < 0) | (predicted >= classes)).any():
+        raise ValueError(f"label indices must lie in [0, {classes}) for {classes} labels")
+    counts = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(counts, (asked, predicted), 1)
+    hits = predicted == asked
+    count = len(hits)
+    per_label_n = counts.sum(axis=1)
+    return {
+        "value": float(hits.mean()) if count else None,
+        "stderr": float(hits.std(ddof=1) / math.sqrt(count)) if count > 1 else None,
+        "n": int(count),
+        "per_label": {
+            label: float(counts[i, i] / per_label_n[i]) if per_label_n[i] else None
+            for i, label in enumerate(labels)
+        },
+        "per_label_n": {label: int(per_label_n[i]) for i, label in enumerate(labels)},
+        "confusion": {"rows": list(labels), "columns": list(labels), "counts": counts.tolist()},
     }
 
 
