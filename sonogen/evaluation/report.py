@@ -31,7 +31,11 @@ EXPLANATIONS = {
     "prediction for a clip and its average prediction: high when each clip is clearly one class "
     "and all classes occur. At most the number of classes. Mean ± std over 10 splits.",
     "label accuracy": "share of clips generated for a label that the dataset classifier "
-    "assigns to that label.",
+    "assigns to that label (for the real held-out clips: to their own label).",
+    "intelligibility": "share of clips in which an independent, pre-trained speech recogniser "
+    "hears the word of the label the clip was asked for (real held-out clips: their own label).",
+    "judge": "what the dataset classifier behind IS and label accuracy is worth: its accuracy on "
+    "recording groups (speakers, kits) it never heard in training, where the dataset has groups.",
     "NDB/K": "share of the K k-means bins (fitted on reference embeddings) whose share of "
     "generated clips differs significantly (two-proportion z-test, alpha 0.05) from the "
     "reference's. 0 is ideal; mode collapse shows as high values.",
@@ -176,6 +180,137 @@ def _curves_png(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]]) ->
     plt.close(figure)
 
 
+def _confusion_png(path: Path, confusion: dict[str, Any], title: str, xlabel: str) -> None:
+    """Write a picture of confusion counts: rows (asked label) x columns (predicted or heard),
+    each row shown as shares of its clips, the counts written in the cells."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = np.asarray(confusion["counts"], dtype=np.float64)
+    rows, columns = confusion["rows"], confusion["columns"]
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = 1.5 + 0.45 * max(len(rows), len(columns))
+    figure, axis = plt.subplots(figsize=(size + 1, size), dpi=80)
+    image = axis.imshow(shares, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    axis.set_xticks(range(len(columns)), [str(c) for c in columns], rotation=45, ha="right")
+    axis.set_yticks(range(len(rows)), [str(r) for r in rows])
+    if len(rows) * len(columns) <= 400:
+        for i in range(len(rows)):
+            for j in range(len(columns)):
+                if counts[i, j]:
+                    color = "white" if shares[i, j] > 0.5 else "black"
+                    axis.text(
+                        j, i, int(counts[i, j]), ha="center", va="center", fontsize=7, color=color
+                    )
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("asked label")
+    axis.set_title(title, fontsize=10)
+    figure.colorbar(image, ax=axis, fraction=0.046, label="share of the row's clips")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def _per_label_section(out: Path, metrics: dict[str, Any]) -> list[str]:
+    """Return the HTML of the per-label view: accuracy per asked label (classifier and
+    recogniser, generated beside real held-out clips) and the confusion pictures."""
+    quality, heldout = metrics["quality"], metrics.get("heldout_real") or {}
+    generated_labels = quality.get("label_accuracy") or {}
+    heldout_labels = heldout.get("label_accuracy") or {}
+    heard = metrics.get("intelligibility") or {}
+    heldout_heard = heldout.get("intelligibility") or {}
+    labels = list(
+        dict.fromkeys(
+            [*generated_labels.get("per_label", {}), *heldout_labels.get("per_label", {})]
+            + [*heard.get("per_label", {})]
+        )
+    )
+    if not labels:
+        return []
+    parts = ["<h2>Per label</h2>", "<table><tr><th>label</th>"]
+    columns = [
+        ("classifier: generated", generated_labels),
+        ("classifier: real held-out", heldout_labels),
+        ("recogniser: generated", heard),
+        ("recogniser: real held-out", heldout_heard),
+    ]
+    columns = [(title, result) for title, result in columns if result.get("per_label")]
+    parts.append("".join(f"<th>{_escape(title)}</th>" for title, _ in columns) + "</tr>")
+    for label in labels:
+        cells = []
+        for _, result in columns:
+            value = result["per_label"].get(label)
+            count = (result.get("per_label_n") or {}).get(label)
+            if count is None and "confusion" in result and label in result["confusion"]["rows"]:
+                row = result["confusion"]["rows"].index(label)
+                count = sum(result["confusion"]["counts"][row])
+            text = _format(value) + (f" (n {count})" if count is not None else "")
+            cells.append(f"<td class=num>{_escape(text)}</td>")
+        parts.append(f"<tr><td>{_escape(label)}</td>{''.join(cells)}</tr>")
+    parts.append("</table>")
+    parts.append(
+        '<p class="note">Share of the clips asked for each label that the dataset classifier '
+        "assigns to it, and that the speech recogniser hears as its word; the real held-out "
+        "clips are scored alike, at the same n. "
+        + _escape(judge_text(quality.get("label_accuracy") or quality.get("inception_score")))
+        + "</p>"
+    )
+    pictures = []
+    if generated_labels.get("confusion"):
+        pictures.append(
+            (
+                "confusion_classifier",
+                generated_labels["confusion"],
+                "dataset classifier, generated clips",
+                "predicted label",
+            )
+        )
+    elif heldout_labels.get("confusion"):
+        pictures.append(
+            (
+                "confusion_classifier",
+                heldout_labels["confusion"],
+                "dataset classifier, real held-out clips",
+                "predicted label",
+            )
+        )
+    if heard.get("confusion"):
+        pictures.append(
+            (
+                "confusion_recogniser",
+                heard["confusion"],
+                "speech recogniser, generated clips",
+                "word heard",
+            )
+        )
+    parts.append("<div class=pair>")
+    for stem, confusion, title, xlabel in pictures:
+        _confusion_png(out / "images" / f"{stem}.png", confusion, title, xlabel)
+        parts.append(
+            f'<figure><img src="images/{stem}.png" alt="confusion matrix: {_escape(title)}">'
+            f"<figcaption>{_escape(title)}: asked label (rows) by {_escape(xlabel)} "
+            "(columns)</figcaption></figure>"
+        )
+    parts.append("</div>")
+    return parts
+
+
+def judge_text(scores: dict[str, Any] | None) -> str:
+    """Return a sentence on the classifier's group-disjoint accuracy (or why there is none)."""
+    if not isinstance(scores, dict) or scores.get("classifier_accuracy") is None:
+        return ""
+    text = f"The classifier's held-out accuracy is {_format(scores['classifier_accuracy'])}"
+    if scores.get("classifier_group_accuracy") is not None:
+        text += (
+            f"; on recording groups it never heard, {_format(scores['classifier_group_accuracy'])}"
+        )
+    note = scores.get("classifier_group_note")
+    return text + (f" ({note})." if note else ".")
+
+
 # --------------------------------------------------------------------------------------------
 # the report page
 
@@ -206,10 +341,15 @@ def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             return "–"
         return _format(value, digits) + (f" ± {_format(spread, digits)}" if spread else "")
 
+    from sonogen.evaluation.suite import heldout_count, judge_note
+
     q, d, h = metrics["quality"], metrics["diversity"], metrics.get("heldout_real")
     signal = metrics["signal"]
     fad_ci = get(q, "fad", "ci95")
+    judged = judge_note(q.get("inception_score"))
+    judged = f" ({judged})" if judged else ""
     rows = [
+        ("clips (n)", _format(metrics["n"]), _escape(heldout_count(metrics)), "clips scored."),
         (
             "FAD",
             _format(get(q, "fad", "value"))
@@ -224,7 +364,7 @@ def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             EXPLANATIONS["FAD-infinity"],
         ),
         (
-            "Inception Score",
+            "Inception Score" + judged,
             with_spread(get(q, "inception_score", "mean"), get(q, "inception_score", "std"), 2)
             if q.get("inception_score")
             else "– (" + _escape(q.get("inception_score_reason", "")) + ")",
@@ -235,12 +375,24 @@ def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     if q.get("label_accuracy"):
         rows.append(
             (
-                "label accuracy",
+                "label accuracy" + judged,
                 with_spread(get(q, "label_accuracy", "value"), get(q, "label_accuracy", "stderr")),
-                "–",
+                _format(get(h, "label_accuracy", "value")),
                 EXPLANATIONS["label accuracy"],
             )
         )
+    heard = metrics.get("intelligibility") or {}
+    if heard.get("accuracy") is not None:
+        rows.append(
+            (
+                f"intelligibility (chance {_format(heard.get('chance'))})",
+                _format(heard["accuracy"]),
+                _format(get(h, "intelligibility", "accuracy")),
+                EXPLANATIONS["intelligibility"] + " " + _escape(heard.get("recogniser", "")),
+            )
+        )
+    elif heard.get("skipped"):
+        rows.append(("intelligibility", "–", "–", _escape(heard["skipped"])))
     rows += [
         (
             "NDB/K",
@@ -395,9 +547,11 @@ def write_report(
     parts.append("</table>")
     parts.append(
         f'<p class="note">{_escape(EXPLANATIONS["real held-out clips"])} '
+        f"{_escape(judge_text(metrics['quality'].get('inception_score')))} "
         "Every number, with its n and spread, is in "
         '<a href="metrics.json">metrics.json</a>.</p>'
     )
+    parts += _per_label_section(out, metrics)
 
     parts.append("<h2>Generated clips</h2><div class=grid>")
     for i in range(min(REPORT_CLIPS, len(generated))):
@@ -476,6 +630,9 @@ LEADERBOARD_COLUMNS = [
     ("fad_infinity", "FAD∞ ↓", 3),
     ("inception_score", "IS ↑", 2),
     ("label_accuracy", "label acc ↑", 3),
+    ("classifier_group_accuracy", "judge on unheard groups", 3),
+    ("intelligibility", "intelligibility ↑", 3),
+    ("heldout_intelligibility", "real held-out intelligibility", 3),
     ("ndb_over_k", "NDB/K ↓", 3),
     ("diversity_ratio", "diversity (1=real)", 3),
     ("memorized_share", "memorized ↓", 3),

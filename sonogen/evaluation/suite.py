@@ -199,7 +199,34 @@ def _cached_reference_embedding(
 
 
 # --------------------------------------------------------------------------------------------
-# the suite
+# the suite, in stages: load -> embed -> score -> report
+
+
+@dataclass
+class _Generated:
+    """The generated side: clips cut or padded to the reference length, as made (for the report
+    and the signal checks), the label index each was asked for (None: not asked), file names."""
+
+    clips: np.ndarray
+    raw: np.ndarray
+    asked: list[int] | None
+    names: list[str]
+    target_info: dict[str, Any]
+    generation: dict[str, Any] | None
+    model: Any
+
+
+@dataclass
+class _Real:
+    """The real side: train clips (the reference), valid clips (memorization's calibration) and
+    the held-out clips scored beside the generated ones: valid clips at the generated set's n."""
+
+    train_indices: np.ndarray
+    train_clips: np.ndarray
+    valid_indices: np.ndarray
+    valid_clips: np.ndarray
+    heldout: np.ndarray  # positions into valid_indices
+    heldout_note: str | None  # set when fewer held-out clips than generated ones exist
 
 
 def evaluate(
@@ -207,10 +234,11 @@ def evaluate(
     reference: str | Path,
     *,
     n: int = 512,
-    embedding: str = "stats",
+    embedding: str = "auto",
     out: str | Path | None = None,
     seed: int = 0,
     max_reference: int = 5000,
+    words: Any = None,
     report: bool = True,
     progress: Progress | None = None,
 ) -> Evaluation:
@@ -218,12 +246,12 @@ def evaluate(
 
     Writes ``metrics.json`` (and ``report.html`` with its audio and images) into ``out`` (default:
     ``RUN/evaluation`` for a run, ``FOLDER-evaluation`` beside a folder) and returns them.
+    embedding: one of ``embeddings.EMBEDDINGS``; ``auto`` is the dataset classifier's for a
+    labelled reference, else ``stats``. words: the label -> word mapping of the intelligibility
+    score (a dict, or a CSV/JSON file; digits need none), see ``intelligibility.words_for_labels``.
     """
-    from sonogen import __version__
     from sonogen.checks import check_seed, output_folder, whole_number
     from sonogen.data.dataset import open_dataset
-    from sonogen.evaluation import metrics as m
-    from sonogen.evaluation.embeddings import get_embedding
 
     if isinstance(n, int) and not isinstance(n, bool) and n < 2:
         raise SonogenError(f"--n {n}: evaluate needs at least 2 clips (512 is usual)")
@@ -254,163 +282,338 @@ def evaluate(
     if out.resolve() == target.resolve():
         raise SonogenError(f"--out {out}: must not be the evaluated folder itself")
 
-    # the generated side
-    target_info: dict[str, Any] = {"path": str(target), "kind": "run" if is_run else "folder"}
-    generation: dict[str, Any] | None = None
-    labels = None
-    model = None
-    names: list[str] = []
-    if is_run:
-        from sonogen.api import info as run_info
-        from sonogen.api import load
+    generated = _load_generated(target, info, n, seed, progress)
+    real = _load_real(info, len(generated.clips), max_reference, seed, progress)
+    classifier = _load_classifier(info, progress)
+    chosen, vectors, embed_seconds = _embed_sides(
+        embedding, info, classifier, generated, real, progress
+    )
+    if progress:
+        progress("metrics", 0, 1)
+    metrics = _score_embeddings(vectors, real, seed)
+    metrics["quality"] |= _score_labels(classifier, info, generated, real, metrics["heldout_real"])
+    metrics["intelligibility"] = _score_intelligibility(
+        info, generated, real, words, metrics["heldout_real"], progress
+    )
+    metrics["reconstruction"] = _score_reconstruction(generated.model, real, n)
+    metrics = _assemble(metrics, info, generated, real, chosen, embedding, vectors, seed)
+    metrics["seconds"] = {"embedding": embed_seconds}
+    return _write_outputs(
+        out, metrics, info, generated, real, target, is_run, report, started, progress
+    )
 
-        model = load(target)
-        if model.sample_rate != info.sample_rate:
-            raise SonogenError(
-                f"{target}: trained at {model.sample_rate} Hz but the reference {info.path} is at "
-                f"{info.sample_rate} Hz; evaluate against a dataset prepared at the run's rate"
-            )
-        summary = run_info(target)
-        target_info |= {
-            key: summary[key] for key in ("model", "parameters", "steps", "train_seconds")
-        }
-        labels = _generation_labels(model, info, n, seed)
-        generated, seconds = _generate(model, n, labels, seed, progress)
-        generation = {
-            "n": n,
-            "seed": seed,
-            "seconds": seconds,
-            "real_time_factor": generated.size / model.sample_rate / max(seconds, 1e-9),
-            "batch_size": GENERATION_BATCH,
-        }
-        generated_raw = generated
-        generated = np.stack([_fit_length(clip, info.clip_samples) for clip in generated])
-    else:
-        generated, names, skipped = _read_folder(
-            target, info.sample_rate, info.clip_samples, n, seed
+
+def _load_generated(target: Path, info, n: int, seed: int, progress: Progress | None) -> _Generated:
+    """Generate n clips from a run dir (labels drawn as the train split's), or read a folder."""
+    target_info: dict[str, Any] = {"path": str(target)}
+    if not (target / "config.yaml").is_file():
+        clips, names, skipped = _read_folder(target, info.sample_rate, info.clip_samples, n, seed)
+        target_info |= {"kind": "folder", "files": len(names), "skipped": skipped}
+        return _Generated(clips, clips, None, names, target_info, None, None)
+    from sonogen.api import info as run_info
+    from sonogen.api import load
+
+    model = load(target)
+    if model.sample_rate != info.sample_rate:
+        raise SonogenError(
+            f"{target}: trained at {model.sample_rate} Hz but the reference {info.path} is at "
+            f"{info.sample_rate} Hz; evaluate against a dataset prepared at the run's rate"
         )
-        generated_raw = generated
-        target_info |= {"files": len(names), "skipped": skipped}
+    summary = run_info(target)
+    target_info |= {"kind": "run"}
+    target_info |= {key: summary[key] for key in ("model", "parameters", "steps", "train_seconds")}
+    labels = _generation_labels(model, info, n, seed)
+    raw, seconds = _generate(model, n, labels, seed, progress)
+    generation = {
+        "n": n,
+        "seed": seed,
+        "seconds": seconds,
+        "real_time_factor": raw.size / model.sample_rate / max(seconds, 1e-9),
+        "batch_size": GENERATION_BATCH,
+    }
+    clips = np.stack([_fit_length(clip, info.clip_samples) for clip in raw])
+    # asked labels count only where they are the reference's labels (the classifier's classes)
+    asked = labels if labels is not None and model.labels == info.labels else None
+    return _Generated(clips, raw, asked, [], target_info, generation, model)
 
-    # the real side
+
+def _load_real(info, n_generated: int, max_reference: int, seed: int, progress) -> _Real:
+    """Read the train and valid splits, and choose the held-out clips: n_generated valid clips
+    (seeded), all of them where there are fewer, so that both columns are scored at one n."""
     if progress:
         progress("reading reference", 0, 1)
     train_indices, train_clips = _reference_clips(info, "train", max_reference, seed)
     valid_indices, valid_clips = _reference_clips(info, "valid", max_reference, seed)
     if len(train_indices) < 2:
         raise SonogenError(f"{info.path}: the train split has fewer than 2 clips; prepare more")
+    heldout, note = _heldout_at_n(len(valid_indices), n_generated, seed)
+    return _Real(train_indices, train_clips, valid_indices, valid_clips, heldout, note)
 
-    chosen = get_embedding(embedding, sample_rate=info.sample_rate, dataset=info)
+
+def _heldout_at_n(available: int, n_generated: int, seed: int) -> tuple[np.ndarray, str | None]:
+    """Return (sorted positions of the held-out clips, note): n_generated of `available` drawn
+    with the seed, or all with a note saying there are fewer than the generated clips."""
+    if available <= n_generated:
+        note = None
+        if available < n_generated:
+            note = f"held-out: {available} clips (fewer than the {n_generated} generated)"
+        return np.arange(available), note
+    rng = np.random.default_rng(seed + 1)  # not the draw that chose the valid clips
+    return np.sort(rng.choice(available, size=n_generated, replace=False)), None
+
+
+def _load_classifier(info, progress: Progress | None):
+    """Return the dataset classifier of a reference with two or more labels, else None."""
+    if not info.labels or len(info.labels) < 2:
+        return None
+    from sonogen.evaluation.classifier import load_or_train_classifier
+
     if progress:
-        progress(f"embedding ({chosen.name})", 0, 3)
-    embed_start = time.perf_counter()
-    generated_vectors = _embed(chosen, generated, info.sample_rate)
+        progress("dataset classifier", 0, 1)
+    return load_or_train_classifier(info)
+
+
+def _embed_sides(name: str, info, classifier, generated: _Generated, real: _Real, progress):
+    """Return (embedding, vectors, seconds): vectors holds {"generated", "train", "valid"} float64
+    embeddings, and under "memorization" the same three of the `stats` embedding where the chosen
+    one is the classifier's (which hears content, so a new take of a word sits as close to its
+    training clip as a copy does; copies are told apart by the recording)."""
+    from sonogen.evaluation.embeddings import get_embedding
+
+    chosen = get_embedding(name, sample_rate=info.sample_rate, dataset=info, classifier=classifier)
+    start = time.perf_counter()
+    vectors = _embed_three(chosen, info, generated, real, progress)
+    vectors["memorization"] = dict(vectors, embedding=chosen.name)
+    if chosen.name == "classifier":
+        stats = get_embedding("stats", sample_rate=info.sample_rate)
+        vectors["memorization"] = _embed_three(stats, info, generated, real, progress)
+        vectors["memorization"]["embedding"] = stats.name
+    return chosen, vectors, time.perf_counter() - start
+
+
+def _embed_three(embedding, info, generated: _Generated, real: _Real, progress):
+    """Return {"generated", "train", "valid"}: float64 embeddings, each dimension divided by its
+    spread over the train clips where the embedding's units are mixed (`standardize`)."""
+    stage = f"embedding ({embedding.name})"
     if progress:
-        progress(f"embedding ({chosen.name})", 1, 3)
-    train_vectors = _cached_reference_embedding(chosen, info, "train", train_indices, train_clips)
+        progress(stage, 0, 3)
+    generated_vectors = _embed(embedding, generated.clips, info.sample_rate)
     if progress:
-        progress(f"embedding ({chosen.name})", 2, 3)
-    valid_vectors = (
-        _cached_reference_embedding(chosen, info, "valid", valid_indices, valid_clips)
-        if len(valid_indices)
-        else np.zeros((0, train_vectors.shape[1]))
+        progress(stage, 1, 3)
+    train = _cached_reference_embedding(
+        embedding, info, "train", real.train_indices, real.train_clips
     )
-    embed_seconds = time.perf_counter() - embed_start
-    if getattr(chosen, "standardize", False):
-        # mixed units: each dimension in units of its spread over the reference (train) clips
-        scale = train_vectors.std(axis=0)
-        scale = np.where(scale > 1e-12 * max(1.0, float(scale.max())), scale, 1.0)
-        generated_vectors, train_vectors, valid_vectors = (
-            v / scale for v in (generated_vectors, train_vectors, valid_vectors)
-        )
     if progress:
-        progress(f"embedding ({chosen.name})", 3, 3)
-        progress("metrics", 0, 1)
+        progress(stage, 2, 3)
+    valid = (
+        _cached_reference_embedding(embedding, info, "valid", real.valid_indices, real.valid_clips)
+        if len(real.valid_indices)
+        else np.zeros((0, train.shape[1]))
+    )
+    vectors = {"generated": generated_vectors, "train": train, "valid": valid}
+    if embedding.standardize:
+        scale = train.std(axis=0)
+        scale = np.where(scale > 1e-12 * max(1.0, float(scale.max())), scale, 1.0)
+        vectors = {key: value / scale for key, value in vectors.items()}
+    if progress:
+        progress(stage, 3, 3)
+    return vectors
 
-    quality: dict[str, Any] = {
-        "fad": m.fad(generated_vectors, train_vectors, seed=seed),
-        "fad_infinity": m.fad_infinity(generated_vectors, train_vectors, seed=seed),
+
+def _score_embeddings(vectors: dict[str, np.ndarray], real: _Real, seed: int) -> dict[str, Any]:
+    """Return quality (FAD), diversity, memorization and the held-out clips' numbers at one n."""
+    from sonogen.evaluation import metrics as m
+
+    generated, train, valid = vectors["generated"], vectors["train"], vectors["valid"]
+    quality = {
+        "fad": m.fad(generated, train, seed=seed),
+        "fad_infinity": m.fad_infinity(generated, train, seed=seed),
     }
     diversity = {
-        "ndb": m.ndb(generated_vectors, train_vectors, seed=seed),
-        "pairwise": m.pairwise_diversity(generated_vectors, train_vectors, seed=seed),
+        "ndb": m.ndb(generated, train, seed=seed),
+        "pairwise": m.pairwise_diversity(generated, train, seed=seed),
     }
     heldout: dict[str, Any] | None = None
-    if len(valid_indices) >= 2:
+    if len(real.heldout) >= 2:
+        chosen = valid[real.heldout]
         heldout = {
-            "n": len(valid_indices),
-            "fad": m.fad(valid_vectors, train_vectors, seed=seed),
-            "ndb": m.ndb(valid_vectors, train_vectors, seed=seed),
-            "pairwise": m.pairwise_diversity(valid_vectors, train_vectors, seed=seed),
+            "n": int(len(real.heldout)),
+            "n_generated": int(len(generated)),
+            "note": real.heldout_note,
+            "fad": m.fad(chosen, train, seed=seed),
+            "ndb": m.ndb(chosen, train, seed=seed),
+            "pairwise": m.pairwise_diversity(chosen, train, seed=seed),
         }
+    near = vectors["memorization"]
     memorization = (
-        m.memorization(generated_vectors, train_vectors, valid_vectors)
-        if len(valid_indices) >= 1
+        m.memorization(near["generated"], near["train"], near["valid"])
+        if len(valid) >= 1
         else {"threshold": None, "reason": "the reference has no valid split to calibrate on"}
     )
+    memorization["embedding"] = near["embedding"]
     if "nearest_index" in memorization:
         memorization["nearest_dataset_index"] = [
-            int(train_indices[i]) for i in memorization["nearest_index"]
+            int(real.train_indices[i]) for i in memorization["nearest_index"]
         ]
+    return {
+        "quality": quality,
+        "diversity": diversity,
+        "memorization": memorization,
+        "heldout_real": heldout,
+    }
 
-    if info.labels:
-        from sonogen.evaluation.classifier import load_or_train_classifier
 
-        if progress:
-            progress("inception score", 0, 1)
-        classifier = load_or_train_classifier(info)
-        probabilities = classifier.probabilities(_resample_for(classifier, generated, info))
-        quality["inception_score"] = m.inception_score(probabilities)
-        # IS is only as good as the classifier's confidence: its own held-out accuracy
-        quality["inception_score"]["classifier_accuracy"] = classifier.accuracy
-        if labels is not None and model is not None and model.labels == info.labels:
-            hits = probabilities.argmax(axis=1) == np.asarray(labels)
-            quality["label_accuracy"] = {
-                "value": float(hits.mean()),
-                "stderr": float(hits.std(ddof=1) / math.sqrt(len(hits))) if len(hits) > 1 else None,
-                "n": int(len(hits)),
-            }
-        if heldout is not None:
-            heldout["inception_score"] = m.inception_score(
-                classifier.probabilities(_resample_for(classifier, valid_clips, info))
+def _judge(classifier) -> dict[str, Any]:
+    """Return what the classifier's numbers are worth: its held-out accuracy and its accuracy on
+    recording groups (speakers, kits) it never heard, with how that was measured."""
+    group_accuracy = getattr(classifier, "group_accuracy", None)
+    return {
+        "classifier_accuracy": classifier.accuracy,
+        "classifier_group_accuracy": group_accuracy,
+        "classifier_group_note": getattr(classifier, "group_note", "")
+        or ("" if group_accuracy is not None else "no group-disjoint accuracy measured"),
+    }
+
+
+def _score_labels(classifier, info, generated: _Generated, real: _Real, heldout) -> dict[str, Any]:
+    """Return the classifier's scores (Inception Score, label accuracy per label and confused)
+    of the generated clips; add the held-out clips' to `heldout` (at the same n)."""
+    from sonogen.data.dataset import label_indices
+    from sonogen.evaluation import metrics as m
+
+    if classifier is None:
+        return {"inception_score": None, "inception_score_reason": "the reference has no labels"}
+    judge = _judge(classifier)
+    probabilities = classifier.probabilities(_resample_for(classifier, generated.clips, info))
+    scores: dict[str, Any] = {"inception_score": m.inception_score(probabilities) | judge}
+    if generated.asked is not None:
+        scores["label_accuracy"] = (
+            m.label_accuracy(probabilities.argmax(axis=1), generated.asked, list(info.labels))
+            | judge
+        )
+    if heldout is not None:
+        clips = real.valid_clips[real.heldout]
+        held_probabilities = classifier.probabilities(_resample_for(classifier, clips, info))
+        heldout["inception_score"] = m.inception_score(held_probabilities) | judge
+        truth = label_indices(info)[real.valid_indices[real.heldout]]
+        if (truth >= 0).sum() >= 1:
+            heldout["label_accuracy"] = (
+                m.label_accuracy(held_probabilities.argmax(axis=1), truth, list(info.labels))
+                | judge
             )
-    else:
-        quality["inception_score"] = None
-        quality["inception_score_reason"] = "the reference dataset has no labels"
+    return scores
 
-    reconstruction = None
-    if model is not None and model.can_reconstruct and len(valid_indices):
-        count = min(n, len(valid_indices))
-        rebuilt = model.reconstruct(valid_clips[:count])
-        reconstruction = m.reconstruction_metrics(rebuilt, valid_clips[:count], info.sample_rate)
 
-    metrics: dict[str, Any] = {
+def _score_intelligibility(info, generated: _Generated, real: _Real, words, heldout, progress):
+    """Return the recogniser's score of the generated clips for their asked labels (and put the
+    held-out clips' into `heldout`), or {"skipped": one line} where it cannot run."""
+    if not info.labels:
+        return {"skipped": "intelligibility skipped: the reference dataset has no labels"}
+    try:
+        from sonogen.evaluation.intelligibility import intelligibility, words_for_labels
+    except ImportError:  # an install without the module
+        return {"skipped": "intelligibility skipped: sonogen.evaluation.intelligibility missing"}
+    mapping = words_for_labels(info.labels, words)
+    if isinstance(mapping, str):
+        log.info("%s", mapping)
+        return {"skipped": mapping}
+    if generated.asked is None:
+        return {
+            "skipped": "intelligibility skipped: the clips were not asked for labels (a folder "
+            "of files, or a run without the reference's labels)"
+        }
+    if progress:
+        progress("intelligibility", 0, 2)
+    asked = [info.labels[i] for i in generated.asked]
+    result = intelligibility(generated.clips, info.sample_rate, asked, words=mapping)
+    if heldout is not None and "skipped" not in result:
+        from sonogen.data.dataset import label_indices
+
+        truth = label_indices(info)[real.valid_indices[real.heldout]]
+        keep = np.flatnonzero(truth >= 0)
+        if len(keep):
+            if progress:
+                progress("intelligibility", 1, 2)
+            clips = real.valid_clips[real.heldout][keep]
+            heard = [info.labels[i] for i in truth[keep]]
+            heldout["intelligibility"] = intelligibility(
+                clips, info.sample_rate, heard, words=mapping
+            )
+    if progress:
+        progress("intelligibility", 2, 2)
+    return result
+
+
+def _score_reconstruction(model, real: _Real, n: int) -> dict[str, Any] | None:
+    """Return reconstruction metrics of up to n valid clips for families that encode, else None."""
+    from sonogen.evaluation import metrics as m
+
+    if model is None or not model.can_reconstruct or not len(real.valid_indices):
+        return None
+    count = min(n, len(real.valid_indices))
+    rebuilt = model.reconstruct(real.valid_clips[:count])
+    return m.reconstruction_metrics(rebuilt, real.valid_clips[:count], model.sample_rate)
+
+
+def _assemble(
+    scores: dict[str, Any],
+    info,
+    generated: _Generated,
+    real: _Real,
+    chosen,
+    asked_name: str,
+    vectors,
+    seed: int,
+) -> dict[str, Any]:
+    """Return metrics.json's content in its order: what was evaluated, then the numbers."""
+    from sonogen import __version__
+    from sonogen.evaluation import metrics as m
+
+    return {
         "sonogen_version": __version__,
-        "target": target_info,
+        "target": generated.target_info,
         "reference": {
             "path": str(info.path),
             "sample_rate": info.sample_rate,
             "clip_samples": info.clip_samples,
             "labels": info.labels,
-            "train_clips": int(len(train_indices)),
-            "valid_clips": int(len(valid_indices)),
+            "train_clips": int(len(real.train_indices)),
+            "valid_clips": int(len(real.valid_indices)),
         },
         "embedding": {
             "name": chosen.name,
-            "dim": int(generated_vectors.shape[1]),
-            "standardized": bool(getattr(chosen, "standardize", False)),
+            "asked": asked_name,
+            "dim": int(vectors["generated"].shape[1]),
+            "standardized": bool(chosen.standardize),
         },
         "seed": seed,
-        "n": int(len(generated)),
-        "generation": generation,
-        "quality": quality,
-        "diversity": diversity,
-        "memorization": memorization,
-        "reconstruction": reconstruction,
-        "signal": m.signal_checks(generated_raw, info.sample_rate),
-        "heldout_real": heldout,
-        "seconds": {"embedding": embed_seconds},
+        "n": int(len(generated.clips)),
+        "generation": generated.generation,
+        "quality": scores["quality"],
+        "diversity": scores["diversity"],
+        "memorization": scores["memorization"],
+        "reconstruction": scores["reconstruction"],
+        "intelligibility": scores["intelligibility"],
+        "signal": m.signal_checks(generated.raw, info.sample_rate),
+        "heldout_real": scores["heldout_real"],
     }
+
+
+def _write_outputs(
+    out,
+    metrics,
+    info,
+    generated: _Generated,
+    real: _Real,
+    target,
+    is_run,
+    report,
+    started,
+    progress,
+) -> Evaluation:
+    """Write metrics.json (and report.html); return the Evaluation."""
+    from sonogen.checks import output_folder
+
     metrics["seconds"]["total"] = time.perf_counter() - started
     out = output_folder(out)
     metrics_path = out / "metrics.json"
@@ -424,11 +627,11 @@ def evaluate(
         write_report(
             out,
             metrics,
-            generated=generated_raw,
-            generated_names=names or None,
-            reference=train_clips,
-            reference_indices=train_indices,
-            valid=valid_clips,
+            generated=generated.raw,
+            generated_names=generated.names or None,
+            reference=real.train_clips,
+            reference_indices=real.train_indices,
+            valid=real.valid_clips,
             sample_rate=info.sample_rate,
             run_dir=target if is_run else None,
         )
@@ -514,7 +717,9 @@ def headline(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
     if "statistics" in metrics:  # a music evaluation
         return _music_headline(metrics)
     quality, diversity, heldout = metrics["quality"], metrics["diversity"], metrics["heldout_real"]
+    judged = judge_note(quality.get("inception_score"))
     rows = [
+        ("clips (n)", str(metrics["n"]), heldout_count(metrics)),
         (
             "FAD (lower is better)",
             number(get(quality, "fad", "value"), 3, get(quality, "fad", "stderr")),
@@ -528,7 +733,7 @@ def headline(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
             "-",
         ),
         (
-            "Inception Score (higher)",
+            "Inception Score (higher)" + (f"; {judged}" if judged else ""),
             number(
                 get(quality, "inception_score", "mean"), 2, get(quality, "inception_score", "std")
             ),
@@ -548,7 +753,24 @@ def headline(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("silent share", number(get(metrics, "signal", "silent_share")), "-"),
     ]
     if get(quality, "label_accuracy") is not None:
-        rows.insert(3, ("label accuracy", number(get(quality, "label_accuracy", "value")), "-"))
+        rows.insert(
+            4,
+            (
+                "label accuracy" + (f"; {judged}" if judged else ""),
+                number(get(quality, "label_accuracy", "value")),
+                number(get(heldout, "label_accuracy", "value")),
+            ),
+        )
+    heard = metrics.get("intelligibility") or {}
+    if heard.get("accuracy") is not None:
+        rows.insert(
+            5,
+            (
+                f"intelligibility (recogniser; chance {heard['chance']:.2f})",
+                number(heard["accuracy"]),
+                number(get(heldout, "intelligibility", "accuracy")),
+            ),
+        )
     if metrics.get("reconstruction"):
         rows.append(
             ("SI-SDR (dB)", number(get(metrics, "reconstruction", "si_sdr", "mean"), 2), "-")
@@ -558,6 +780,27 @@ def headline(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("generation (x real time)", number(metrics["generation"]["real_time_factor"], 1), "-")
         )
     return rows
+
+
+def judge_note(scores: dict[str, Any] | None) -> str:
+    """Return what the classifier behind an IS or label accuracy is worth, e.g. "classifier
+    0.93 on unheard groups" (its group-disjoint accuracy) or "classifier 0.97 held-out"."""
+    if not isinstance(scores, dict):
+        return ""
+    if scores.get("classifier_group_accuracy") is not None:
+        return f"classifier {scores['classifier_group_accuracy']:.2f} on unheard groups"
+    if scores.get("classifier_accuracy") is not None:
+        return f"classifier {scores['classifier_accuracy']:.2f} held-out (same groups)"
+    return ""
+
+
+def heldout_count(metrics: dict[str, Any]) -> str:
+    """Return how many real held-out clips were scored, with the note when they are fewer than
+    the generated ones."""
+    heldout = metrics.get("heldout_real")
+    if not heldout:
+        return "- (no held-out clips)"
+    return heldout.get("note") or str(heldout["n"])
 
 
 def _music_headline(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -599,8 +842,9 @@ def compare(
     out: str | Path,
     *,
     n: int = 512,
-    embedding: str = "stats",
+    embedding: str = "auto",
     seed: int = 0,
+    words: Any = None,
     report: bool = True,
     progress: Progress | None = None,
     on_run: Callable[[Path, Evaluation], None] | None = None,
@@ -632,6 +876,7 @@ def compare(
             embedding=embedding,
             out=out / name,
             seed=seed,
+            words=words,
             report=report,
             progress=progress,
         )
@@ -639,7 +884,8 @@ def compare(
             on_run(run, result)
         rows.append(_leaderboard_row(name, result))
     rows.sort(key=lambda row: (row["fad"] is None, row["fad"] if row["fad"] is not None else 0))
-    markdown, html = write_leaderboard(out, rows, n=n, embedding=embedding, seed=seed)
+    used_embedding = rows[0]["embedding"] if rows else embedding
+    markdown, html = write_leaderboard(out, rows, n=n, embedding=used_embedding, seed=seed)
     return markdown, html, rows
 
 
@@ -661,6 +907,12 @@ def _leaderboard_row(name: str, result: Evaluation) -> dict[str, Any]:
         "fad_infinity": quality["fad_infinity"].get("value"),
         "inception_score": inception.get("mean"),
         "label_accuracy": (quality.get("label_accuracy") or {}).get("value"),
+        "classifier_group_accuracy": inception.get("classifier_group_accuracy"),
+        "intelligibility": (metrics.get("intelligibility") or {}).get("accuracy"),
+        "heldout_intelligibility": (
+            (metrics.get("heldout_real") or {}).get("intelligibility") or {}
+        ).get("accuracy"),
+        "embedding": metrics["embedding"]["name"],
         "ndb_over_k": diversity["ndb"]["ndb_over_k"],
         "diversity_ratio": diversity["pairwise"]["ratio"],
         "memorized_share": metrics["memorization"].get("flagged_share"),
