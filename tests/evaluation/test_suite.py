@@ -358,3 +358,53 @@ def test_cli_evaluate_prints_a_table_and_where_the_files_went(runs, reference, t
     )
     assert missing.returncode == 2 and missing.stderr.startswith("error: ")
     assert "nowhere" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_heldout_clips_are_scored_at_the_generated_n_and_say_when_fewer(
+    evaluated, reference, tmp_path
+):
+    from sonogen.evaluation.suite import _heldout_at_n, headline
+
+    saved = json.loads((evaluated.out / "metrics.json").read_text())
+    heldout = saved["heldout_real"]
+    assert heldout["n"] == 8 and heldout["n_generated"] == 40
+    assert heldout["note"] == "held-out: 8 clips (fewer than the 40 generated)"
+    assert ("clips (n)", "40", heldout["note"]) in headline(saved)
+    positions, note = _heldout_at_n(250, 100, seed=3)
+    assert len(positions) == 100 == len(set(positions.tolist())) and note is None
+    assert (positions == _heldout_at_n(250, 100, seed=3)[0]).all()  # seeded
+    # a folder of 5 clips: 5 of the 8 held-out clips beside them, no note
+    folder = write_folder(tmp_path / "five", varied_tones(5, 150, 400, 21), RATE)
+    small = sonogen.evaluate(folder, reference, out=tmp_path / "e", report=False)
+    assert small.metrics["heldout_real"]["n"] == 5 and small.metrics["heldout_real"]["note"] is None
+    assert small.metrics["heldout_real"]["fad"]["n_generated"] == 5
+
+
+def test_per_label_view_in_metrics_and_report(evaluated):
+    saved = json.loads((evaluated.out / "metrics.json").read_text())
+    generated = saved["quality"]["label_accuracy"]
+    assert set(generated["per_label"]) == {"low", "high"}
+    assert sum(generated["per_label_n"].values()) == 40
+    counts = np.asarray(generated["confusion"]["counts"])
+    assert counts.shape == (2, 2) and counts.sum() == 40
+    assert counts.trace() / 40 == pytest.approx(generated["value"])
+    heldout = saved["heldout_real"]["label_accuracy"]
+    assert heldout["n"] == 8 and heldout["value"] >= 0.75  # real tones: the classifier knows them
+    for scores in (generated, saved["quality"]["inception_score"], heldout):
+        assert "classifier_group_accuracy" in scores and scores["classifier_accuracy"] is not None
+    assert saved["embedding"] == {
+        "name": "classifier",
+        "asked": "auto",
+        "dim": 128,
+        "standardized": False,
+    }
+    assert saved["memorization"]["embedding"] == "stats"
+    text = evaluated.report.read_text(encoding="utf-8")
+    assert "Per label" in text and "images/confusion_classifier.png" in text
+    heard = saved["intelligibility"]
+    if "skipped" in heard:  # pocketsphinx absent: one line
+        assert "\n" not in heard["skipped"] and "pocketsphinx" in heard["skipped"]
+    else:  # 'low' and 'high' are words: the recogniser listens, at the same n both sides
+        assert heard["n"] == 40 and saved["heldout_real"]["intelligibility"]["n"] == 8
+        assert "images/confusion_recogniser.png" in text
+    assert (evaluated.out / "images" / "confusion_classifier.png").stat().st_size > 1000
