@@ -177,7 +177,7 @@ def test_unknown_name_lists_the_choices():
     assert "vggish" in message and "unknown" in message
     for name in EMBEDDINGS:
         assert name in message
-    assert EMBEDDINGS == ("stats", "classifier", "crepe-tiny", "crepe")
+    assert EMBEDDINGS == ("auto", "stats", "classifier", "crepe-tiny", "crepe")
 
 
 def test_classifier_needs_a_labelled_dataset():
@@ -300,3 +300,15 @@ def test_crepe_does_not_import_torchaudio_or_torchcrepe():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert result.stdout.strip() == "(1, 512) False False"
+
+
+def test_auto_is_the_classifier_for_labelled_references_and_stats_otherwise():
+    from types import SimpleNamespace
+
+    from sonogen.evaluation.embeddings import get_embedding, resolve_embedding
+
+    assert resolve_embedding("auto", SimpleNamespace(labels=["low", "high"])) == "classifier"
+    assert resolve_embedding("auto", SimpleNamespace(labels=None)) == "stats"
+    assert resolve_embedding("auto", SimpleNamespace(labels=["one"])) == "stats"
+    assert resolve_embedding("stats", SimpleNamespace(labels=["a", "b"])) == "stats"
+    assert get_embedding("auto", sample_rate=8000, dataset=None).name == "stats"

@@ -493,3 +493,18 @@ def test_mean_and_stderr():
     }
     assert metrics.mean_and_stderr([5.0])["stderr"] is None
     assert metrics.mean_and_stderr([])["mean"] is None
+
+
+def test_label_accuracy_per_label_and_confusion():
+    from sonogen.evaluation.metrics import label_accuracy
+
+    # asked 0,0,0,1,1,2 ; predicted 0,0,1,1,2,2 ; one clip without a label (-1) is left out
+    result = label_accuracy([0, 0, 1, 1, 2, 2, 0], [0, 0, 0, 1, 1, 2, -1], ["a", "b", "c"])
+    assert result["n"] == 6 and result["value"] == pytest.approx(4 / 6)
+    assert result["per_label"] == pytest.approx({"a": 2 / 3, "b": 0.5, "c": 1.0})
+    assert result["per_label_n"] == {"a": 3, "b": 2, "c": 1}
+    assert result["confusion"]["counts"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    empty = label_accuracy([], [], ["a", "b"])
+    assert empty["value"] is None and empty["per_label"] == {"a": None, "b": None}
+    with pytest.raises(ValueError, match="label indices"):
+        label_accuracy([3], [0], ["a", "b"])
