@@ -50,6 +50,7 @@ _JUNK_NAMES = {"__MACOSX"}  # macOS zip debris; hidden names (".DS_Store", "._x.
 
 # Limits that turn a typo into a clear error instead of hours of work or an allocator traceback.
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
+MAX_WORKERS = 256  # prepare --workers
 MAX_CLIP_SECONDS = 600  # one clip is at most 10 minutes at the sample rate
 MAX_OVERLAP = 64  # --hop at least clip_samples / 64: each sample is in at most 64 clips
 MAX_FILE_SECONDS = 3 * 3600  # a longer file is skipped: decoding it alone would take GBs
@@ -148,6 +149,11 @@ def prepare(
     workers = (
         min(4, os.cpu_count() or 1) if workers is None else _positive_int("--workers", workers)
     )
+    if workers > MAX_WORKERS:  # each is a process holding a decoder and its clips
+        raise SonogenError(
+            f"--workers {workers}: at most {MAX_WORKERS}; this machine has "
+            f"{os.cpu_count() or 1} cores, so --workers {os.cpu_count() or 1} is plenty"
+        )
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise SonogenError(f"--seed: must be a whole number, 0 or more, got {seed!r}")
     source_path, out_path = _check_paths(source, out, force)

@@ -284,6 +284,7 @@ def test_sample_rate_out_of_range_is_refused(source, tmp_path, rate):
             ["--clip-samples", "2000000000"],
             ["--clip-samples", "limit of 4800000 samples (600 s)", "use at most 4800000"],
         ),
+        (["--workers", "100000"], ["--workers 100000: at most 256"]),
     ],
 )
 def test_prepare_sizes_past_the_limits_are_refused(source, tmp_path, args, needles):
