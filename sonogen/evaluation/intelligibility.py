@@ -81,6 +81,8 @@ def intelligibility(
     sample_rate: int,
     labels: Sequence[str],
     words: Words = None,
+    *,
+    all_labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Return how often PocketSphinx hears each clip's asked-for word: audio [n, samples] float32.
 
@@ -91,7 +93,10 @@ def intelligibility(
     counts of clips asked for a row's label heard as a column's word), `words` ({label: word}),
     `nothing` (share heard as nothing), `chance` (1 / number of words), `seconds` and
     `recogniser`; or {"skipped": one line} when pocketsphinx is not installed or a label has no
-    word.
+    word. The grammar holds the words of `all_labels` (every label a clip could be asked for: the
+    dataset's labels), default the labels given: a grammar of only the labels present would make
+    a set that asks for few labels easier to recognise (the first 1,000 FSDD train clips, five
+    digits, scored 0.92 against five words).
     """
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 2 or audio.shape[0] != len(labels):
@@ -101,7 +106,8 @@ def intelligibility(
     if model is None:
         return {"skipped": NOT_INSTALLED}
     labels = [str(label) for label in labels]
-    mapping = words_for_labels(labels, words)
+    known = list(dict.fromkeys([*(str(label) for label in all_labels or ()), *labels]))
+    mapping = words_for_labels(known, words)
     if isinstance(mapping, str):
         return {"skipped": mapping}
     vocabulary = list(dict.fromkeys(mapping.values()))

@@ -525,7 +525,9 @@ def _score_intelligibility(info, generated: _Generated, real: _Real, words, held
     if progress:
         progress("intelligibility", 0, 2)
     asked = [info.labels[i] for i in generated.asked]
-    result = intelligibility(generated.clips, info.sample_rate, asked, words=mapping)
+    result = intelligibility(
+        generated.clips, info.sample_rate, asked, words=mapping, all_labels=info.labels
+    )
     if heldout is not None and "skipped" not in result:
         from sonogen.data.dataset import label_indices
 
@@ -537,7 +539,7 @@ def _score_intelligibility(info, generated: _Generated, real: _Real, words, held
             clips = real.valid_clips[real.heldout][keep]
             heard = [info.labels[i] for i in truth[keep]]
             heldout["intelligibility"] = intelligibility(
-                clips, info.sample_rate, heard, words=mapping
+                clips, info.sample_rate, heard, words=mapping, all_labels=info.labels
             )
     if progress:
         progress("intelligibility", 2, 2)

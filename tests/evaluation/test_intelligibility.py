@@ -18,6 +18,7 @@ from tests.conftest import SHARED_DATA
 
 FSDD = SHARED_DATA / "fsdd"
 DIGITS = [str(digit) for digit in range(10)]
+DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 @pytest.fixture
@@ -59,6 +60,18 @@ def test_real_digits_are_heard_and_wrong_labels_are_not(recogniser):
     wrong = intelligibility(clips, 8000, shifted)
     assert wrong["heard"] == result["heard"]  # one decoder, no dither: deterministic
     assert wrong["accuracy"] <= 0.15
+
+
+@pytest.mark.skipif(not FSDD.is_dir(), reason=f"{FSDD} is absent")
+def test_the_grammar_holds_every_label_of_the_dataset_not_only_those_asked(recogniser):
+    clips, labels = fsdd_clips(("jackson", "theo"))
+    few = [i for i, label in enumerate(labels) if label in ("6", "8")]
+    alone = intelligibility(clips[few], 8000, [labels[i] for i in few])
+    whole = intelligibility(clips[few], 8000, [labels[i] for i in few], all_labels=DIGITS)
+    assert "grammar of 2 words" in alone["recogniser"] and alone["chance"] == 0.5
+    assert "grammar of 10 words" in whole["recogniser"] and whole["chance"] == 0.1
+    assert whole["confusion"]["columns"][:10] == DIGIT_WORDS
+    assert set(whole["heard"]) - {None} <= set(DIGIT_WORDS)
 
 
 def test_silence_and_white_noise_are_heard_as_nothing(recogniser):
