@@ -104,14 +104,9 @@ class ClassifierConfig:
     @classmethod
     def for_sample_rate(cls, sample_rate: int) -> ClassifierConfig:
         """Return the default settings for audio at `sample_rate` Hz: windows of about 64 ms
-        (a power of two: 512 samples at 8 kHz, 1024 at 16 kHz), hops of a quarter window, and
-        mel bands up to 3/8 of the rate (3 kHz at 8 kHz, 16.5 kHz at 44.1 kHz).
-
-        The top quarter of the band is left out because that is where recording chains differ
-        most (anti-alias filters, hiss): on FSDD, held out speaker nicolas, whose recordings keep a
-        flat hiss up to 4 kHz, went from 0.72 to 0.76 accuracy (30 epochs, load 2)."""
+        (a power of two: 512 samples at 8 kHz, 1024 at 16 kHz), hops of a quarter window."""
         n_fft = 2 ** max(6, round(math.log2(0.064 * sample_rate)))
-        return cls(n_fft=n_fft, hop_length=n_fft // 4, fmax=0.375 * sample_rate)
+        return cls(n_fft=n_fft, hop_length=n_fft // 4)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ClassifierConfig:
@@ -330,10 +325,8 @@ class Augmentation:
 
     frequency_ratio: float = 1.15
     time_ratio: float = 1.15
-    # Strong noise, often: on FSDD, speaker nicolas held out (30 epochs), 0.41 accuracy with
-    # noise on half the clips at 15-40 dB SNR, 0.72 with 0.8 of them at 0-30 dB (0.68 at -5-25)
-    noise_probability: float = 0.8
-    snr_db: tuple[float, float] = (0.0, 30.0)
+    noise_probability: float = 0.5
+    snr_db: tuple[float, float] = (15.0, 40.0)
     eq_db: float = 6.0
     gain_db: float = 6.0
     shift_fraction: float = 0.125
