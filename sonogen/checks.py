@@ -146,3 +146,16 @@ def output_wav(source: str | Path, out: str | Path) -> Path:
         raise SonogenError(f"OUT {out}: sonogen writes WAV files; give a name ending in .wav")
     output_folder(out.parent, "OUT", create=False)
     return out
+
+
+def read_small_file(path: Path, limit: int, remedy: str) -> bytes:
+    """Return the bytes of a file sonogen reads whole (a config, a dataset.json), reading at most
+    ``limit`` + 1 bytes: a larger file is a SonogenError ending in ``remedy``, never read in."""
+    try:
+        with Path(path).open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise SonogenError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if len(data) > limit:
+        raise SonogenError(f"{path}: larger than {limit:,} bytes, too large; {remedy}")
+    return data

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sonogen.checks import MAX_SEED, shown
+from sonogen.checks import MAX_SEED, read_small_file, shown
 from sonogen.errors import SonogenError
 
 # The largest config file read: a config is a few hundred bytes, and a bound keeps a crafted one
@@ -293,16 +293,7 @@ def read_yaml(path: Path) -> dict:
         raise SonogenError(f"{path}: not a regular file (a folder or a device); pass a YAML file")
     if not path.is_file():
         raise SonogenError(f"{path}: config file not found")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError as error:
-        raise SonogenError(f"{path}: cannot read the config ({error.strerror})") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise SonogenError(
-            f"{path}: larger than {MAX_CONFIG_BYTES:,} bytes, too large to be a config; "
-            "pass the YAML file of settings"
-        )
+    data = read_small_file(path, MAX_CONFIG_BYTES, "a config is a short YAML file of settings")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

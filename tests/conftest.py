@@ -123,4 +123,16 @@ TINY = {
         "model.griffin_lim_iters=8",
     ],
 }
+# a flow-VAE small enough for steps of milliseconds
+TINY_FVAE = [
+    "model.bands=4",
+    "model.channels=8",
+    "model.max_channels=16",
+    "model.downsampling_layers=2",
+    "model.decoder_blocks=1",
+    "model.latent_dim=4",
+    "model.flow_layers=2",
+    "model.flow_hidden=8",
+    "model.flow_blocks=1",
+]
 QUIET = ["train.preview_count=0", "train.log_every_steps=1"]

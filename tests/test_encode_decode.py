@@ -15,19 +15,7 @@ import sonogen
 from sonogen.data.dataset import open_dataset, read_clips, split_indices
 from sonogen.errors import SonogenError
 from sonogen.evaluation.metrics import reconstruction_metrics
-from tests.conftest import QUIET, TINY, make_tone_dataset, untrained_with_statistics
-
-TINY_FVAE = [
-    "model.bands=4",
-    "model.channels=8",
-    "model.max_channels=16",
-    "model.downsampling_layers=2",
-    "model.decoder_blocks=1",
-    "model.latent_dim=4",
-    "model.flow_layers=2",
-    "model.flow_hidden=8",
-    "model.flow_blocks=1",
-]
+from tests.conftest import QUIET, TINY, TINY_FVAE, make_tone_dataset, untrained_with_statistics
 
 
 @pytest.fixture(scope="module")

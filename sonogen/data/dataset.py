@@ -79,18 +79,12 @@ def _refuse_constant(name: str) -> None:
 
 def _read_metadata(path: Path, meta_path: Path) -> DatasetInfo:
     """Return the DatasetInfo that dataset.json describes, every field checked."""
+    from sonogen.checks import read_small_file
     from sonogen.config import CLIP_SAMPLES_RANGE, DATASET_KINDS, SAMPLE_RATE_RANGE, shown
 
-    try:
-        with meta_path.open("rb") as handle:
-            data = handle.read(MAX_METADATA_BYTES + 1)
-    except OSError as error:
-        raise SonogenError(f"{meta_path}: cannot be read ({error.strerror})") from None
-    if len(data) > MAX_METADATA_BYTES:
-        raise SonogenError(
-            f"{meta_path}: larger than {MAX_METADATA_BYTES:,} bytes, not a dataset.json that "
-            f"sonogen wrote; {_again('audio')}"
-        )
+    data = read_small_file(
+        meta_path, MAX_METADATA_BYTES, f"not a dataset.json that sonogen wrote; {_again('audio')}"
+    )
     try:
         meta = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError:

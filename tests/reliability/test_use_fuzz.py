@@ -14,20 +14,8 @@ import soundfile as sf
 
 import sonogen
 from sonogen import api
-from tests.conftest import QUIET, TINY, make_tone_dataset, tone_clips
+from tests.conftest import QUIET, TINY, TINY_FVAE, make_tone_dataset, tone_clips
 from tests.reliability.conftest import assert_clean_error, run_cli, stray_temporaries, tree_digest
-
-TINY_FVAE = [
-    "model.bands=4",
-    "model.channels=8",
-    "model.max_channels=16",
-    "model.downsampling_layers=2",
-    "model.decoder_blocks=1",
-    "model.latent_dim=4",
-    "model.flow_layers=2",
-    "model.flow_hidden=8",
-    "model.flow_blocks=1",
-]
 
 
 def labelled_dataset(out: Path, labels: list[str]) -> Path:
