@@ -19,6 +19,9 @@ import numpy as np
 from sonogen.checks import (  # noqa: F401  (safe_file_stem and output_folder are public here too)
     batch_seed,
     check_seed,
+    check_steps,
+    check_temperature,
+    check_truncation,
     finite_number,
     output_folder,
     output_wav,
@@ -37,7 +40,6 @@ CONFIG_NAME = "config.yaml"
 # is refused with a one-line error that states its limit.
 MAX_CLIPS = 100_000  # generate -n (written as they are made, so memory does not grow with n)
 MAX_SECONDS = 600.0  # generate --seconds: ten minutes per clip
-MAX_STEPS = 1000  # interpolate --steps
 MAX_INTERPOLATION_SECONDS = 3600.0  # interpolate: steps x length of the longer sound
 GENERATE_BATCH = 16  # clips generate makes at once; each batch is on disk before the next starts
 BATCH_SAMPLES = 2**24  # and at most this many samples per batch (long clips go fewer at a time)
@@ -439,7 +441,7 @@ class Model:
         ``interpolates_between``.
         """
         self.check_interpolation(a, b, label)
-        steps = whole_number("--steps", steps, 2, MAX_STEPS)
+        steps = check_steps(steps)
         if self.interpolates_between == "sounds":
             audio = self.family.interpolate(
                 np.asarray(a, np.float32), np.asarray(b, np.float32), steps
@@ -563,10 +565,10 @@ def generate(
 
     n = whole_number("-n", n, 1, MAX_CLIPS)
     seed = random_seed() if seed is None else check_seed(seed)
-    finite_number("--temperature", temperature, low=0)
+    check_temperature(temperature)
     options = {}
     if truncation is not None:
-        options["truncation"] = finite_number("--truncation", truncation, low=0, low_open=True)
+        options["truncation"] = check_truncation(truncation)
     if seconds is not None:
         seconds = finite_number("--seconds", seconds, low=0, high=MAX_SECONDS, low_open=True)
     output_folder(out, create=False)
@@ -674,7 +676,7 @@ def interpolate(
     """
     from sonogen.audio.io import read_audio, write_wav
 
-    steps = whole_number("--steps", steps, 2, MAX_STEPS)
+    steps = check_steps(steps)
     output_folder(out, create=False)
     model = load(run)
     seeds = [isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (a, b)]

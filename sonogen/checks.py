@@ -4,6 +4,7 @@ data; every layer below the API uses these, so each limit and message is written
 from __future__ import annotations
 
 import math
+import operator
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from sonogen.errors import SonogenError
 
 MAX_SHOWN = 80  # characters of a user's value shown in an error message
 MAX_SEED = 2**63 - 1  # seeds are 0 .. 2**63-1 (torch and numpy take 64-bit seeds)
+MAX_TEMPERATURE = 100.0  # past this, sampling is noise whatever the model learnt
+MAX_INTERPOLATION_STEPS = 1000  # interpolate --steps
 
 
 def shown(value: Any) -> str:
@@ -159,3 +162,47 @@ def read_small_file(path: Path, limit: int, remedy: str) -> bytes:
     if len(data) > limit:
         raise SonogenError(f"{path}: larger than {limit:,} bytes, too large; {remedy}")
     return data
+
+
+def check_temperature(temperature: Any) -> float:
+    """Return ``temperature`` as a float from 0 to MAX_TEMPERATURE, else a SonogenError naming
+    ``--temperature`` (NaN would otherwise make silent clips)."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 <= value <= MAX_TEMPERATURE:
+        raise SonogenError(
+            f"--temperature {shown(temperature)}: must be a finite number, 0 or more and at "
+            f"most {MAX_TEMPERATURE:g}"
+        )
+    return value
+
+
+def check_truncation(truncation: Any) -> float | None:
+    """Return ``truncation`` as a positive finite float (or None), else a SonogenError naming
+    ``--truncation``."""
+    if truncation is None:
+        return None
+    try:
+        value = float(truncation)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise SonogenError(f"--truncation {shown(truncation)}: must be a positive finite number")
+    return value
+
+
+def check_steps(steps: Any) -> int:
+    """Return the step count of an interpolation (2..MAX_INTERPOLATION_STEPS), else a
+    SonogenError naming ``--steps``."""
+    try:
+        value = operator.index(steps)
+    except TypeError:
+        value = 0
+    if not 2 <= value <= MAX_INTERPOLATION_STEPS:
+        raise SonogenError(
+            f"--steps {shown(steps)}: an interpolation needs at least 2 steps and at most "
+            f"{MAX_INTERPOLATION_STEPS}"
+        )
+    return value

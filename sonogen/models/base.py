@@ -10,8 +10,6 @@ the trainer.
 from __future__ import annotations
 
 import hashlib
-import math
-import operator
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +20,13 @@ import torch
 from torch import nn
 
 from sonogen import checks
+from sonogen.checks import (  # noqa: F401  (the families take them from here)
+    MAX_INTERPOLATION_STEPS,
+    MAX_TEMPERATURE,
+    check_steps,
+    check_temperature,
+    check_truncation,
+)
 from sonogen.config import DataConfig, check_settings, shown
 from sonogen.errors import SonogenError
 
@@ -161,57 +166,9 @@ def flush_denormals() -> None:
     torch.set_flush_denormal(True)
 
 
-MAX_TEMPERATURE = 100.0  # past this, sampling is noise whatever the model learnt
-MAX_INTERPOLATION_STEPS = 1000
-
-
 def check_seed(seed: Any, option: str = "--seed") -> int | None:
     """Return ``seed`` as an int in 0..2**63-1 (or None), else a SonogenError naming ``option``."""
     return None if seed is None else checks.check_seed(seed, option)
-
-
-def check_temperature(temperature: Any) -> float:
-    """Return ``temperature`` as a float from 0 to MAX_TEMPERATURE, else a SonogenError naming
-    ``--temperature`` (NaN would otherwise make silent clips)."""
-    try:
-        value = float(temperature)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not 0 <= value <= MAX_TEMPERATURE:
-        raise SonogenError(
-            f"--temperature {shown(temperature)}: must be a finite number, 0 or more and at "
-            f"most {MAX_TEMPERATURE:g}"
-        )
-    return value
-
-
-def check_truncation(truncation: Any) -> float | None:
-    """Return ``truncation`` as a positive finite float (or None), else a SonogenError naming
-    ``--truncation``."""
-    if truncation is None:
-        return None
-    try:
-        value = float(truncation)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not 0 < value < math.inf:
-        raise SonogenError(f"--truncation {shown(truncation)}: must be a positive finite number")
-    return value
-
-
-def check_steps(steps: Any) -> int:
-    """Return the step count of an interpolation (2..MAX_INTERPOLATION_STEPS), else a
-    SonogenError naming ``--steps``."""
-    try:
-        value = operator.index(steps)
-    except TypeError:
-        value = 0
-    if not 2 <= value <= MAX_INTERPOLATION_STEPS:
-        raise SonogenError(
-            f"--steps {shown(steps)}: an interpolation needs at least 2 steps and at most "
-            f"{MAX_INTERPOLATION_STEPS}"
-        )
-    return value
 
 
 def seeded_generator(seed: int | None, device: torch.device) -> torch.Generator:

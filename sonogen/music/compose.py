@@ -24,6 +24,7 @@ from typing import Any
 from sonogen.checks import (
     batch_seed,
     check_seed,
+    check_temperature,
     finite_number,
     output_folder,
     random_seed,
@@ -185,7 +186,7 @@ def compose(
     bars = whole_number("--bars", bars, 1, MAX_BARS)
     n = whole_number("-n", n, 1, MAX_PIECES)
     seed = random_seed() if seed is None else check_seed(seed)
-    finite_number("--temperature", temperature, low=0)
+    check_temperature(temperature)
     finite_number("--top-p", top_p, low=0, high=1, low_open=True)
     if render:
         whole_number("--sample-rate", sample_rate, 1000, MAX_SAMPLE_RATE)
