@@ -52,6 +52,7 @@ from sonogen.audio.features import mu_law_decode, mu_law_encode
 from sonogen.config import LEARNING_RATES, DataConfig, setting, shown
 from sonogen.errors import SonogenError
 from sonogen.models.base import Family, check_temperature, seeded_generator
+from sonogen.models.layers import Block, KVCache, extend
 
 QUANTIZATION = 256  # 8-bit mu-law
 SILENCE_CODE = QUANTIZATION // 2  # mu_law_encode(0.0)
@@ -159,108 +160,10 @@ class RNNFrameTier(nn.Module):
         return self.rnn(x, state)
 
 
-class KVCache:
-    """Keys and values of the last ``context_frames - 1`` frames of each layer, and the position
-    of the next frame. Rotary positions are absolute and attention only sees their differences,
-    so keys stay valid as the window slides."""
-
-    def __init__(self, layers: int):
-        self.layers: list[tuple[Tensor, Tensor] | None] = [None] * layers
-        self.position = 0
-
-
-def rotary_angles(start: int, count: int, head_dim: int, like: Tensor):
-    """Return (cos, sin) [count, head_dim // 2] for positions start..start+count-1.
-
-    Angles are computed in float64 on the CPU, so that position 60000 is as exact as position 0,
-    then cast to ``like``'s dtype and device.
-    """
-    inverse = 10000.0 ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
-    positions = torch.arange(start, start + count, dtype=torch.float64)
-    angles = positions[:, None] * inverse[None]
-    return angles.cos().to(like), angles.sin().to(like)
-
-
-def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotate the two halves of x [..., K, head_dim] by position-dependent angles."""
-    first, second = x.chunk(2, dim=-1)
-    return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
-
-
-class SelfAttention(nn.Module):
-    def __init__(self, config: TransformerARConfig):
-        super().__init__()
-        self.heads, self.head_dim = config.heads, config.width // config.heads
-        self.context, self.dropout = config.context_frames, config.dropout
-        self.qkv = nn.Linear(config.width, 3 * config.width)
-        self.proj = nn.Linear(config.width, config.width)
-
-    def forward(
-        self, x: Tensor, rotary: tuple[Tensor, Tensor], past: tuple[Tensor, Tensor] | None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """x: [B, K, width] for K new frames after the cached ``past`` keys/values; returns the
-        output and the keys/values to keep (the last context_frames - 1)."""
-        batch, count, width = x.shape
-        q, k, v = (
-            self.qkv(x).view(batch, count, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        )
-        q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
-        past_count = 0 if past is None else past[0].shape[2]
-        if past_count:
-            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
-        mask, causal = None, False
-        if past_count == 0 and count <= self.context:
-            causal = count > 1
-        elif count > 1 or past_count >= self.context:
-            # query i (at past_count + i) sees keys within context_frames of it, itself included
-            query = torch.arange(past_count, past_count + count, device=x.device)[:, None]
-            key = torch.arange(past_count + count, device=x.device)[None]
-            mask = (key <= query) & (key > query - self.context)
-        y = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=mask,
-            is_causal=causal,
-            dropout_p=self.dropout if self.training else 0,
-        )
-        keep = self.context - 1
-        start = max(0, k.shape[2] - keep)  # fewer keys than the window holds: keep them all
-        kept = (k[:, :, start:], v[:, :, start:])
-        return self.proj(y.transpose(1, 2).reshape(batch, count, width)), kept
-
-
-class Block(nn.Module):
-    """Pre-norm transformer block: x + attention(norm(x)), then x + MLP(norm(x)).
-
-    ``attention(x, rotary, past) -> (output, kept keys/values)`` is the family's own (the music
-    models' masks their token window differently); the block is shared.
-    """
-
-    def __init__(self, width: int, dropout: float, attention: nn.Module):
-        super().__init__()
-        self.attention_norm = nn.LayerNorm(width)
-        self.attention = attention
-        self.mlp_norm = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(
-            nn.Linear(width, 4 * width),
-            nn.GELU(),
-            nn.Linear(4 * width, width),
-        )
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x, rotary, past):
-        attended, kept = self.attention(self.attention_norm(x), rotary, past)
-        x = x + self.dropout(attended)
-        return x + self.dropout(self.mlp(self.mlp_norm(x))), kept
-
-
 class TransformerFrameTier(nn.Module):
-    """frames [B, K, frame_size] in [-1, 1] (+ labels) -> ([B, K, width], KVCache).
-
-    Frames are processed in blocks of at most context_frames (bounded memory for long prompts
-    and validation clips), each block attending to the cache and itself.
-    """
+    """frames [B, K, frame_size] in [-1, 1] (+ labels) -> ([B, K, width], KVCache): the shared
+    transformer blocks (``sonogen.models.layers``) over frames, after the cache, in pieces of at
+    most context_frames (bounded memory for long prompts and validation clips)."""
 
     def __init__(self, config: TransformerARConfig, num_labels: int):
         super().__init__()
@@ -269,7 +172,8 @@ class TransformerFrameTier(nn.Module):
         self.input = nn.Linear(config.frame_size, config.width)
         self.label_embedding = nn.Embedding(num_labels, config.width) if num_labels else None
         self.blocks = nn.ModuleList(
-            Block(config.width, config.dropout, SelfAttention(config)) for _ in range(config.layers)
+            Block(config.width, config.heads, config.context_frames, config.dropout)
+            for _ in range(config.layers)
         )
         self.norm = nn.LayerNorm(config.width)
 
@@ -280,15 +184,7 @@ class TransformerFrameTier(nn.Module):
         x = self.input(frames)
         if self.label_embedding is not None and labels is not None:
             x = x + self.label_embedding(labels)[:, None]
-        outputs = []
-        for start in range(0, x.shape[1], self.context):
-            block = x[:, start : start + self.context]
-            rotary = rotary_angles(cache.position, block.shape[1], self.head_dim, x)
-            for i, layer in enumerate(self.blocks):
-                block, cache.layers[i] = layer(block, rotary, cache.layers[i])
-            cache.position += block.shape[1]
-            outputs.append(block)
-        return self.norm(torch.cat(outputs, dim=1)), cache
+        return self.norm(extend(self.blocks, x, cache, self.context, self.head_dim)), cache
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ ignored). ``validate`` reports ``nll`` in nats per token and ``perplexity`` (exp
   vocabulary; with ``tie_weights`` the output layer shares the embedding's matrix (Press & Wolf
   2017), through a linear projection from ``hidden`` to ``embedding_dim`` where they differ.
 - ``music-transformer``: a decoder-only, pre-norm transformer with rotary positions, tied
-  input/output embeddings, and a key/value cache for generation. Attention is a sliding window:
+  input/output embeddings, and a key/value cache for generation (its layers are
+  ``sonogen.models.layers``, shared with the audio ``transformer``). Attention is a sliding window:
   token t attends to tokens t - context_tokens + 1 .. t. Rotary positions are absolute and
   attention only sees their differences, so cached keys stay valid as the window slides past the
   context, and cached generation equals recomputing the whole sequence with that banded mask.
@@ -32,8 +33,8 @@ from torch import Tensor, nn
 
 from sonogen.config import LEARNING_RATES, DataConfig, setting
 from sonogen.errors import SonogenError
-from sonogen.models.autoregressive import Block
 from sonogen.models.base import Family, check_temperature, seeded_generator
+from sonogen.models.layers import Block, KVCache, extend, rotary_angles
 
 PREVIEW_BARS = 4
 PREVIEW_TOKENS = 512  # at most this many tokens per preview (a model that never closes a bar)
@@ -424,73 +425,6 @@ class MusicLSTM(_TokenModel):
 # music-transformer
 
 
-class KVCache:
-    """Each layer's keys and values of the last ``context_tokens - 1`` tokens, and the absolute
-    position of the next token."""
-
-    def __init__(self, layers: int):
-        self.layers: list[tuple[Tensor, Tensor] | None] = [None] * layers
-        self.position = 0
-
-
-def rotary_angles(start: int, count: int, head_dim: int, like: Tensor) -> tuple[Tensor, Tensor]:
-    """Return (cos, sin) [count, head_dim // 2] for positions start..start+count-1 (computed in
-    float64, so that far positions are as exact as near ones, then cast like ``like``)."""
-    inverse = 10000.0 ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
-    angles = torch.arange(start, start + count, dtype=torch.float64)[:, None] * inverse[None]
-    return angles.cos().to(like), angles.sin().to(like)
-
-
-def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotate the two halves of x [..., T, head_dim] by position-dependent angles."""
-    first, second = x.chunk(2, dim=-1)
-    return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
-
-
-def window_mask(queries: int, keys: int, context: int, device: torch.device) -> Tensor | None:
-    """Return the bool mask [queries, keys] of a sliding window (the queries are the last
-    ``queries`` of the ``keys`` positions; each sees itself and the context - 1 before it), or
-    None where plain causal attention is the same."""
-    past = keys - queries
-    if past == 0 and keys <= context:
-        return None
-    query = torch.arange(past, keys, device=device)[:, None]
-    key = torch.arange(keys, device=device)[None]
-    return (key <= query) & (key > query - context)
-
-
-class Attention(nn.Module):
-    def __init__(self, config: MusicTransformerConfig):
-        super().__init__()
-        self.heads, self.head_dim = config.heads, config.width // config.heads
-        self.context, self.dropout = config.context_tokens, config.dropout
-        self.qkv = nn.Linear(config.width, 3 * config.width)
-        self.proj = nn.Linear(config.width, config.width)
-
-    def forward(self, x, rotary, past):
-        """x [B, T, width] for T new tokens after the ``past`` keys/values (or None); return the
-        output and the keys/values to keep (the last context - 1)."""
-        batch, count, width = x.shape
-        q, k, v = (
-            self.qkv(x).view(batch, count, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        )
-        q, k = rotate(q, *rotary), rotate(k, *rotary)
-        if past is not None:
-            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
-        mask = window_mask(count, k.shape[2], self.context, x.device)
-        y = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=mask,
-            is_causal=mask is None and count > 1,
-            dropout_p=self.dropout if self.training else 0.0,
-        )
-        first = max(0, k.shape[2] - (self.context - 1))  # the last context - 1 keys (or all)
-        kept = (k[:, :, first:], v[:, :, first:]) if self.context > 1 else None
-        return self.proj(y.transpose(1, 2).reshape(batch, count, width)), kept
-
-
 class MusicTransformer(_TokenModel):
     """Decoder-only transformer over tokens (see the module docstring)."""
 
@@ -509,7 +443,8 @@ class MusicTransformer(_TokenModel):
         self.embedding = nn.Embedding(self.vocab_size, config.width)
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
-            Block(config.width, config.dropout, Attention(config)) for _ in range(config.layers)
+            Block(config.width, config.heads, config.context_tokens, config.dropout)
+            for _ in range(config.layers)
         )
         self.norm = nn.LayerNorm(config.width)
         self.output = nn.Linear(config.width, self.vocab_size, bias=False)
@@ -531,18 +466,10 @@ class MusicTransformer(_TokenModel):
         return self.output(self.norm(x))
 
     def extend(self, tokens: Tensor, cache: KVCache) -> Tensor:
-        """Read tokens [B, K] after ``cache`` (updated in place), in blocks of at most
+        """Read tokens [B, K] after ``cache`` (updated in place), in pieces of at most
         context_tokens; return logits [B, K, vocab]."""
         x = self.dropout(self.embedding(tokens))
-        outputs = []
-        for first in range(0, x.shape[1], self.context):
-            block = x[:, first : first + self.context]
-            rotary = rotary_angles(cache.position, block.shape[1], self.head_dim, x)
-            for i, layer in enumerate(self.blocks):
-                block, cache.layers[i] = layer(block, rotary, cache.layers[i])
-            cache.position += block.shape[1]
-            outputs.append(block)
-        return self.output(self.norm(torch.cat(outputs, dim=1)))
+        return self.output(self.norm(extend(self.blocks, x, cache, self.context, self.head_dim)))
 
     def configure_optimizers(self):
         matrices = [p for p in self.parameters() if p.dim() >= 2]
