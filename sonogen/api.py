@@ -1,16 +1,15 @@
 """The Python face of sonogen: prepare(), make_dataset(), train(), load(), generate(), info().
 
-Every CLI command is a thin call into one of these.
+Every CLI command is a thin call into one of these. Loading a run (``Model``, ``load``, ``info``)
+lives in :mod:`sonogen.run`, below this module, and is re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +30,13 @@ from sonogen.checks import (  # noqa: F401  (safe_file_stem and output_folder ar
     whole_number,
 )
 from sonogen.errors import SonogenError
+from sonogen.run import MAX_SECONDS, Model, info, load  # noqa: F401  (the Python face)
 
 log = logging.getLogger(__name__)
-
-CONFIG_NAME = "config.yaml"
 
 # Sizes a user may ask for. Beyond them a command would run for days or exhaust memory; each
 # is refused with a one-line error that states its limit.
 MAX_CLIPS = 100_000  # generate -n (written as they are made, so memory does not grow with n)
-MAX_SECONDS = 600.0  # generate --seconds: ten minutes per clip
 MAX_INTERPOLATION_SECONDS = 3600.0  # interpolate: steps x length of the longer sound
 GENERATE_BATCH = 16  # clips generate makes at once; each batch is on disk before the next starts
 BATCH_SAMPLES = 2**24  # and at most this many samples per batch (long clips go fewer at a time)
@@ -263,280 +260,6 @@ def launched_worker() -> bool:
     )
 
 
-# --------------------------------------------------------------------------------------------
-# loading and generating
-
-
-@dataclass
-class Model:
-    """A trained model loaded from a run dir: ``m.generate(n, seed=, labels=)`` and friends."""
-
-    family: Any
-    config: Any
-    run_dir: Path
-    metadata: dict[str, str]
-
-    @property
-    def sample_rate(self) -> int:
-        return self.family.sample_rate
-
-    @property
-    def labels(self) -> list[str] | None:
-        return self.config.data.labels
-
-    @property
-    def model_name(self) -> str:
-        return self.config.model_name
-
-    def label_indices(self, labels: Any, n: int) -> Any:
-        """Return label indices [n] from names or indices (one value is repeated n times)."""
-        if labels is None:
-            return None
-        known = self.labels or []
-        values = [labels] if isinstance(labels, (str, int, np.integer)) else list(labels)
-        indices = []
-        for value in values:
-            if isinstance(value, str):
-                if value not in known:
-                    choices = ", ".join(known) if known else "none (trained without labels)"
-                    raise SonogenError(
-                        f"--label {shown(value)}: unknown label; known labels: {shown(choices)}"
-                    )
-                indices.append(known.index(value))
-            else:
-                indices.append(int(value))
-        return indices * n if len(indices) == 1 else indices
-
-    @property
-    def any_length(self) -> bool:
-        """Whether the family generates audio of any length (``seconds=``), not fixed clips."""
-        import inspect
-
-        return "samples" in inspect.signature(self.family.generate).parameters
-
-    @property
-    def can_continue(self) -> bool:
-        """Whether the family continues a prompt (``continue_audio``)."""
-        return hasattr(self.family, "continue_audio")
-
-    def _samples(self, seconds: float | None) -> dict[str, int]:
-        if seconds is None:
-            return {}
-        if not self.any_length:
-            clip = self.config.data.clip_samples / self.sample_rate
-            raise SonogenError(
-                f"--seconds {seconds}: {self.model_name} makes clips of a fixed {clip:.3g} s; "
-                "leave --seconds out"
-            )
-        seconds = finite_number("--seconds", seconds, low=0, high=MAX_SECONDS, low_open=True)
-        return {"samples": max(1, round(seconds * self.sample_rate))}
-
-    def generate(
-        self,
-        n: int,
-        *,
-        seed: int | None = None,
-        labels: Any = None,
-        temperature: float = 1.0,
-        seconds: float | None = None,
-        **options: Any,
-    ) -> np.ndarray:
-        """Return n new clips, float32 [n, samples] in [-1, 1]; a seed repeats its audio.
-
-        ``seconds`` sets the length for families that generate any length (autoregressive).
-        """
-        import torch
-
-        if n < 1:
-            raise SonogenError(f"-n {n}: ask for at least one clip")
-        indices = self.label_indices(labels, n)
-        tensor = None if indices is None else torch.tensor(indices)
-        audio = self.family.generate(
-            n,
-            seed=seed,
-            labels=tensor,
-            temperature=temperature,
-            **(self._samples(seconds) | options),
-        )
-        return audio.detach().cpu().numpy().astype(np.float32)
-
-    def continue_audio(
-        self,
-        prompt: np.ndarray,
-        seconds: float,
-        *,
-        n: int = 1,
-        seed: int | None = None,
-        labels: Any = None,
-        temperature: float = 1.0,
-    ) -> np.ndarray:
-        """Return float32 [n, prompt + new samples]: the prompt followed by its continuation.
-
-        ``prompt``: float [samples] (or [1 or n, samples]) in [-1, 1] at ``m.sample_rate``. The
-        model reads the whole prompt first, so the continuation follows on from its last sample.
-        """
-        import torch
-
-        if not self.can_continue:
-            raise SonogenError(f"--prompt: {self.model_name} cannot continue audio")
-        prompt = np.asarray(prompt, dtype=np.float32)
-        if prompt.ndim == 1:
-            prompt = prompt[None]
-        if prompt.ndim != 2 or prompt.shape[0] not in (1, n) or prompt.shape[1] == 0:
-            raise SonogenError(f"prompt: expected audio [samples], got shape {prompt.shape}")
-        prompt = np.repeat(prompt, n // prompt.shape[0], axis=0)  # a new, writable array
-        indices = self.label_indices(labels, n)
-        continuation = self.family.continue_audio(
-            torch.from_numpy(prompt).to(self.family.device),
-            self._samples(seconds)["samples"],
-            seed=seed,
-            temperature=temperature,
-            labels=None if indices is None else torch.tensor(indices),
-        )
-        joined = np.concatenate([prompt, continuation.detach().cpu().numpy()], axis=1)
-        return joined.astype(np.float32)
-
-    @property
-    def interpolates_between(self) -> str | None:
-        """What ``interpolate`` takes: "seeds" (GANs: their latent draws), "sounds" (families
-        that encode: their latent sequences), or None where the family cannot interpolate."""
-        if not hasattr(self.family, "interpolate"):
-            return None
-        return "sounds" if self.can_reconstruct else "seeds"
-
-    def check_interpolation(self, a: Any, b: Any, label: Any = None) -> None:
-        """Raise SonogenError unless (a, b) are what this family interpolates between: two
-        seeds or two sounds; the message shows the command that works."""
-        between = self.interpolates_between
-        if between is None:
-            raise SonogenError(
-                f"{self.model_name} cannot interpolate; GAN runs interpolate between two seeds "
-                "and fvae runs between two sounds"
-            )
-        seeds = [isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (a, b)]
-        if between == "seeds" and not all(seeds):
-            raise SonogenError(
-                f"{self.model_name} interpolates between two seeds: sonogen interpolate RUN 1 2 "
-                "--out DIR"
-            )
-        if between == "sounds" and any(seeds):
-            raise SonogenError(
-                f"{self.model_name} interpolates between two sounds: sonogen interpolate RUN "
-                "a.wav b.wav --out DIR"
-            )
-        if between == "seeds":
-            check_seed(a, "A")
-            check_seed(b, "B")
-        if label is not None and between == "sounds":
-            raise SonogenError(
-                f"--label: {self.model_name} interpolates between the sounds as they are; "
-                "leave --label out"
-            )
-
-    def interpolate(self, a: Any, b: Any, steps: int, label: Any = None) -> np.ndarray:
-        """Return float32 [steps, samples]: a path through latent space from a to b.
-
-        a, b: two seeds (GANs: between their latent draws) or two sounds, float [samples] at
-        ``m.sample_rate`` (families that encode: between their latent sequences); see
-        ``interpolates_between``.
-        """
-        self.check_interpolation(a, b, label)
-        steps = check_steps(steps)
-        if self.interpolates_between == "sounds":
-            audio = self.family.interpolate(
-                np.asarray(a, np.float32), np.asarray(b, np.float32), steps
-            )
-            return audio.cpu().numpy().astype(np.float32)
-        index = None if label is None else self.label_indices(label, 1)[0]
-        audio = self.family.interpolate(int(a), int(b), steps, label=index)
-        return audio.cpu().numpy().astype(np.float32)
-
-    def encode(self, audio: np.ndarray) -> np.ndarray:
-        """Return the latent sequences [n, latent_dim, frames] of audio [n, samples]."""
-        if not self.can_reconstruct:
-            raise SonogenError(f"{self.model_name}: this model cannot encode audio")
-        return self.family.encode(np.asarray(audio, np.float32)).cpu().numpy()
-
-    def decode(self, z: np.ndarray) -> np.ndarray:
-        """Return float32 audio [n, frames * hop] for latent sequences [n, latent_dim, frames]."""
-        if not self.can_reconstruct:
-            raise SonogenError(f"{self.model_name}: this model cannot decode latents")
-        return self.family.decode(np.asarray(z, np.float32)).cpu().numpy().astype(np.float32)
-
-    def transfer(self, audio: np.ndarray) -> np.ndarray:
-        """Return float32 [samples]: a mono signal at ``m.sample_rate`` re-made by this model
-        (timbre transfer), processed in overlapping blocks so any length fits in memory."""
-        if not hasattr(self.family, "transfer"):
-            raise SonogenError(f"{self.model_name}: this model cannot transfer timbre")
-        return np.asarray(self.family.transfer(np.asarray(audio, np.float32)), np.float32)
-
-    @property
-    def can_reconstruct(self) -> bool:
-        """Whether the family encodes and decodes (so reconstruction metrics apply)."""
-        return hasattr(self.family, "encode") and hasattr(self.family, "decode")
-
-    def reconstruct(self, audio: np.ndarray) -> np.ndarray:
-        """Return float32 [n, samples]: `audio` [n, samples] encoded and decoded again."""
-        import torch
-
-        if not self.can_reconstruct:
-            raise SonogenError(f"{self.model_name}: this model cannot encode and decode audio")
-        with torch.inference_mode():
-            tensor = torch.as_tensor(np.asarray(audio, np.float32), device=self.family.device)
-            rebuilt = self.family.decode(self.family.encode(tensor))[..., : tensor.shape[-1]]
-        return rebuilt.cpu().numpy().astype(np.float32)
-
-    def to(self, device: str) -> Model:
-        self.family.to(device)
-        return self
-
-
-def load(run: str | Path, device: str = "cpu") -> Model:
-    """Load a run dir for generation: YAML config + safetensors weights, never pickle."""
-    from sonogen.config import load_run_config
-    from sonogen.models.base import flush_denormals
-    from sonogen.models.registry import get_family
-
-    flush_denormals()  # before any parallel torch work, so that every worker thread has it
-    run_dir = Path(run)
-    config_path = run_dir / CONFIG_NAME
-    weights_path = run_dir / "model.safetensors"
-    if not run_dir.is_dir():
-        raise SonogenError(f"{run_dir}: run dir not found; train one with `sonogen train`")
-    if (run_dir / "dataset.json").is_file():
-        raise SonogenError(
-            f"{run_dir}: is a dataset dir, not a run dir; train a model on it first: "
-            f"sonogen train {run_dir} --model wavegan --out runs/NAME"
-        )
-    if not config_path.is_file() or not weights_path.is_file():
-        raise SonogenError(
-            f"{run_dir}: not a finished run (config.yaml or model.safetensors missing); "
-            f"train it or resume it with `sonogen train --resume --out {run_dir}`"
-        )
-    config = load_run_config(config_path)
-    family_class = get_family(config.model_name, where=f"{config_path}: model_name")
-    try:  # a family refuses settings that do not fit the data (e.g. too long a clip)
-        family = family_class(config.model, config.data)
-    except SonogenError as error:
-        raise SonogenError(f"{config_path}: {error}") from None
-    from sonogen.models.base import read_weights
-
-    state, metadata = read_weights(
-        weights_path,
-        "re-export it from the checkpoint by resuming the run (`sonogen train --resume --out "
-        f"{run_dir}`), or train again",
-    )
-    try:
-        family.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        first = str(error).splitlines()[0]
-        raise SonogenError(
-            f"{weights_path}: weights do not fit the model in config.yaml ({first})"
-        ) from None
-    family.eval().requires_grad_(False)
-    return Model(family=family.to(device), config=config, run_dir=run_dir, metadata=metadata)
-
-
 def generate(
     run: str | Path,
     n: int,
@@ -623,8 +346,11 @@ def generate(
     return paths, seed
 
 
-def _transfer_file(run: str | Path, source: str | Path, out: str | Path) -> tuple[Path, float]:
-    """Re-make an audio file with a run's model; the output has the input's rate and length.
+def _remake_file(
+    run: str | Path, source: str | Path, out: str | Path, verb: str
+) -> tuple[Path, float]:
+    """Encode and decode an audio file with a run's model (``verb``: "transfer" or
+    "reconstruct"); the output has the input's rate and length.
 
     The output is checked before any work (see ``output_wav``: never the input, not even as a
     hard link) and written under a temporary name and renamed, so the input is never truncated.
@@ -636,11 +362,19 @@ def _transfer_file(run: str | Path, source: str | Path, out: str | Path) -> tupl
     source = Path(source)
     out = output_wav(source, out)
     model = load(run)
+    if not model.can_reconstruct:  # before reading what may be a long file
+        raise SonogenError(
+            f"{model.model_name}: this model cannot {verb} audio (it does not encode sounds); "
+            "use an fvae run"
+        )
     audio, rate = read_audio(source)  # mono, the file's own rate
     frames = len(audio)
     if rate != model.sample_rate:
         audio = soxr.resample(audio, rate, model.sample_rate, quality="HQ")
-    made = model.transfer(audio)
+    if verb == "reconstruct" and len(audio) <= model.config.data.clip_samples:
+        made = model.reconstruct(audio[None])[0]  # a clip at once, as evaluation rebuilds them
+    else:
+        made = model.transfer(audio)  # in overlapping blocks: any length fits in memory
     if rate != model.sample_rate:
         made = soxr.resample(made, model.sample_rate, rate, quality="HQ")
     made = np.pad(made[:frames], (0, max(0, frames - len(made))))  # exactly the input's length
@@ -650,13 +384,16 @@ def _transfer_file(run: str | Path, source: str | Path, out: str | Path) -> tupl
 
 def transfer(run: str | Path, source: str | Path, out: str | Path) -> tuple[Path, float]:
     """Timbre transfer: encode any sound (any rate, channels, length) and decode it with this
-    model; writes ``out`` at the input's rate and length and returns (path, seconds)."""
-    return _transfer_file(run, source, out)
+    model, in overlapping blocks; writes ``out`` at the input's rate and length and returns
+    (path, seconds)."""
+    return _remake_file(run, source, out, "transfer")
 
 
 def reconstruct(run: str | Path, source: str | Path, out: str | Path) -> tuple[Path, float]:
-    """Encode and decode a sound with a run's model (how well it rebuilds what it learnt)."""
-    return _transfer_file(run, source, out)
+    """Encode and decode a sound with a run's model (how well it rebuilds what it learnt): a
+    sound up to one training clip long is rebuilt at once, as ``sonogen evaluate`` rebuilds
+    held-out clips (``Model.reconstruct``); a longer one in blocks, as ``transfer``."""
+    return _remake_file(run, source, out, "reconstruct")
 
 
 def interpolate(
@@ -670,9 +407,10 @@ def interpolate(
     """Morph between a and b through the model's latent space: writes ``steps`` WAVs
     ``morph_00.wav`` ... into ``out`` and returns their paths.
 
-    a, b: two seeds (ints) for families with a latent prior (the GANs; ``label`` picks the class
-    of a labelled GAN), or two audio files for families that encode (fvae). The other kind, or a
-    family that cannot interpolate, is refused with the command that works.
+    a, b: two seeds (ints; between the latents the family draws for them, ``label`` picks the
+    class of a labelled model) or two audio files (between their encodings). Which a family
+    takes is ``Model.interpolates_between`` (GANs: seeds; fvae: both); the other kind is refused
+    with the command that works.
     """
     from sonogen.audio.io import read_audio, write_wav
 
@@ -680,10 +418,10 @@ def interpolate(
     output_folder(out, create=False)
     model = load(run)
     seeds = [isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (a, b)]
-    model.check_interpolation(
+    kind = model.check_interpolation(
         a if seeds[0] else Path(a), b if seeds[1] else Path(b), None if label is None else label
     )
-    if model.interpolates_between == "sounds":
+    if kind == "sounds":
         first, _ = read_audio(a, sample_rate=model.sample_rate)
         second, _ = read_audio(b, sample_rate=model.sample_rate)
         seconds = steps * max(len(first), len(second)) / model.sample_rate
@@ -704,30 +442,6 @@ def interpolate(
         write_wav(path, clip, model.sample_rate)
         paths.append(path)
     return paths
-
-
-def info(run: str | Path) -> dict[str, Any]:
-    """Return a summary of a run: model, data, steps, training time, parameters and sizes."""
-    model = load(run)
-    run_dir = Path(run)
-    parameters = sum(p.numel() for p in model.family.parameters())
-    size = (run_dir / "model.safetensors").stat().st_size
-    checkpoint = run_dir / "checkpoints" / "last.ckpt"
-    return {
-        "run": str(run_dir),
-        "model": model.model_name,
-        "data": model.config.data.path,
-        "sample_rate": model.sample_rate,
-        "clip_samples": model.config.data.clip_samples,
-        "labels": model.labels,
-        "steps": int(model.metadata.get("step", 0)),
-        "validation": json.loads(model.metadata.get("validation") or "{}"),
-        "train_seconds": float(model.metadata.get("train_seconds", 0.0)),
-        "parameters": parameters,
-        "weights_bytes": size,
-        "checkpoint_bytes": checkpoint.stat().st_size if checkpoint.is_file() else 0,
-        "model_config": dataclasses.asdict(model.config.model),
-    }
 
 
 # --------------------------------------------------------------------------------------------

@@ -457,13 +457,13 @@ def _seed_or_sound(text: str, name: str) -> int | Path:
 @app.command()
 def interpolate(
     run: Annotated[Path, typer.Argument(help="Run dir.")],
-    a: Annotated[str, typer.Argument(help="First seed (GANs) or sound file (fvae).")],
-    b: Annotated[str, typer.Argument(help="Second seed (GANs) or sound file (fvae).")],
+    a: Annotated[str, typer.Argument(help="First seed (GANs, fvae) or sound file (fvae).")],
+    b: Annotated[str, typer.Argument(help="Second seed (GANs, fvae) or sound file (fvae).")],
     out: Annotated[Path, typer.Option(help="Folder for the morph WAVs.")],
     steps: Annotated[int, typer.Option(help="Sounds from A to B, both included.")] = 8,
     label: Annotated[str | None, typer.Option(help="Class of every step (labelled GANs).")] = None,
 ) -> None:
-    """Morph through the latent space: between two seeds (GANs) or two sounds (fvae)."""
+    """Morph through the latent space: between two seeds (GANs, fvae) or two sounds (fvae)."""
     from sonogen import api
 
     first, second = _seed_or_sound(a, "A"), _seed_or_sound(b, "B")

@@ -1,4 +1,5 @@
-"""The run-dir format in one place: file names, the lock, and the checks that let a run resume.
+"""The run-dir format in one place: file names, the lock, the checks that let a run resume, and
+loading a finished run (``Model``, ``load``, ``info``).
 
 A run dir (``sonogen train DATA --out RUN``) holds::
 
@@ -14,7 +15,8 @@ over. The checkpoint also records a fingerprint of the dataset and a hash of the
 the start of training, so ``--resume`` refuses a dataset re-prepared under the run or an edited
 config.yaml with one line saying which changed, instead of failing deep inside training.
 
-This module sits below ``api.py`` and never imports it.
+Everything below the API (evaluation, composition) is handed a ``Model`` from here; this module
+sits below ``api.py`` and never imports it.
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ import os
 import re
 import shutil
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from sonogen.checks import check_seed, check_steps, finite_number, shown
 from sonogen.errors import SonogenError
 
 log = logging.getLogger(__name__)
@@ -40,6 +46,8 @@ CHECKPOINT = "checkpoints/last.ckpt"
 METRICS = "metrics.csv"
 SAMPLES = "samples"
 LOCK_NAME = ".lock"
+
+MAX_SECONDS = 600.0  # generate --seconds: ten minutes per clip
 
 # What sonogen writes into a run dir before its first checkpoint: a run dir holding only these
 # (and no checkpoint, no weights) was killed or failed before it saved anything, so a new start
@@ -512,3 +520,327 @@ def check_weights_fit(checkpoint_state: dict[str, Any], model_state: dict[str, A
         f"{path}: the checkpoint does not fit the model in {CONFIG_NAME} ({what}); "
         "restore config.yaml or start a new run"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# a finished run: load it, ask what it can do, summarise it
+
+
+@dataclass
+class Model:
+    """A trained model loaded from a run dir: ``m.generate(n, seed=, labels=)`` and friends.
+
+    What a model can do is what its family declares (``Family.any_length``, ``continues``,
+    ``encodes``, ``interpolates``, ``tokens``); every method below checks it first and refuses
+    what the family cannot do with a one-line SonogenError that says what works instead.
+    """
+
+    family: Any
+    config: Any
+    run_dir: Path
+    metadata: dict[str, str]
+
+    @property
+    def sample_rate(self) -> int:
+        return self.family.sample_rate
+
+    @property
+    def labels(self) -> list[str] | None:
+        return self.config.data.labels
+
+    @property
+    def model_name(self) -> str:
+        return self.config.model_name
+
+    # --- capabilities, as the family declares them ---------------------------------------
+    @property
+    def any_length(self) -> bool:
+        """Whether the family generates audio of any length (``seconds=``), not fixed clips."""
+        return self.family.any_length
+
+    @property
+    def can_continue(self) -> bool:
+        """Whether the family continues a prompt (``continue_audio``)."""
+        return self.family.continues
+
+    @property
+    def can_reconstruct(self) -> bool:
+        """Whether the family encodes and decodes (reconstruction metrics, transfer)."""
+        return self.family.encodes
+
+    @property
+    def makes_tokens(self) -> bool:
+        """Whether the family makes token sequences (music) rather than audio."""
+        return self.family.tokens
+
+    @property
+    def interpolates_between(self) -> frozenset[str]:
+        """What ``interpolate`` takes: {"seeds"} (latent draws), {"sounds"} (encoded audio),
+        both, or neither."""
+        return frozenset(self.family.interpolates)
+
+    # --- generation -----------------------------------------------------------------------
+    def label_indices(self, labels: Any, n: int) -> Any:
+        """Return label indices [n] from names or indices (one value is repeated n times)."""
+        if labels is None:
+            return None
+        known = self.labels or []
+        values = [labels] if isinstance(labels, (str, int, np.integer)) else list(labels)
+        indices = []
+        for value in values:
+            if isinstance(value, str):
+                if value not in known:
+                    choices = ", ".join(known) if known else "none (trained without labels)"
+                    raise SonogenError(
+                        f"--label {shown(value)}: unknown label; known labels: {shown(choices)}"
+                    )
+                indices.append(known.index(value))
+            else:
+                indices.append(int(value))
+        return indices * n if len(indices) == 1 else indices
+
+    def _refuse_tokens(self, verb: str) -> None:
+        if self.makes_tokens:
+            raise SonogenError(
+                f"{self.run_dir}: a {self.model_name} run makes MIDI, not audio, so it cannot "
+                f"{verb}; use `sonogen compose {self.run_dir} --out DIR`"
+            )
+
+    def _samples(self, seconds: float | None) -> dict[str, int]:
+        if seconds is None:
+            return {}
+        if not self.any_length:
+            clip = self.config.data.clip_samples / self.sample_rate
+            raise SonogenError(
+                f"--seconds {seconds}: {self.model_name} makes clips of a fixed {clip:.3g} s; "
+                "leave --seconds out"
+            )
+        seconds = finite_number("--seconds", seconds, low=0, high=MAX_SECONDS, low_open=True)
+        return {"samples": max(1, round(seconds * self.sample_rate))}
+
+    def generate(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        labels: Any = None,
+        temperature: float = 1.0,
+        seconds: float | None = None,
+        **options: Any,
+    ) -> np.ndarray:
+        """Return n new clips, float32 [n, samples] in [-1, 1]; a seed repeats its audio.
+
+        ``seconds`` sets the length for families that generate any length (``any_length``);
+        ``options`` are the family's own (e.g. ``truncation`` for the GANs).
+        """
+        import torch
+
+        self._refuse_tokens("generate audio")
+        if n < 1:
+            raise SonogenError(f"-n {n}: ask for at least one clip")
+        indices = self.label_indices(labels, n)
+        tensor = None if indices is None else torch.tensor(indices)
+        audio = self.family.generate(
+            n,
+            seed=seed,
+            labels=tensor,
+            temperature=temperature,
+            **(self._samples(seconds) | options),
+        )
+        return audio.detach().cpu().numpy().astype(np.float32)
+
+    def continue_audio(
+        self,
+        prompt: np.ndarray,
+        seconds: float,
+        *,
+        n: int = 1,
+        seed: int | None = None,
+        labels: Any = None,
+        temperature: float = 1.0,
+    ) -> np.ndarray:
+        """Return float32 [n, prompt + new samples]: the prompt followed by its continuation.
+
+        ``prompt``: float [samples] (or [1 or n, samples]) in [-1, 1] at ``m.sample_rate``. The
+        model reads the whole prompt first, so the continuation follows on from its last sample.
+        """
+        import torch
+
+        if not self.can_continue:
+            raise SonogenError(f"--prompt: {self.model_name} cannot continue audio")
+        prompt = np.asarray(prompt, dtype=np.float32)
+        if prompt.ndim == 1:
+            prompt = prompt[None]
+        if prompt.ndim != 2 or prompt.shape[0] not in (1, n) or prompt.shape[1] == 0:
+            raise SonogenError(f"prompt: expected audio [samples], got shape {prompt.shape}")
+        prompt = np.repeat(prompt, n // prompt.shape[0], axis=0)  # a new, writable array
+        indices = self.label_indices(labels, n)
+        continuation = self.family.continue_audio(
+            torch.from_numpy(prompt).to(self.family.device),
+            self._samples(seconds)["samples"],
+            seed=seed,
+            temperature=temperature,
+            labels=None if indices is None else torch.tensor(indices),
+        )
+        joined = np.concatenate([prompt, continuation.detach().cpu().numpy()], axis=1)
+        return joined.astype(np.float32)
+
+    # --- latent space -------------------------------------------------------------------
+    def check_interpolation(self, a: Any, b: Any, label: Any = None) -> str:
+        """Return "seeds" or "sounds", what (a, b) are, or raise SonogenError unless this
+        family interpolates between that kind; the message shows the command that works."""
+        between = self.interpolates_between
+        if not between:
+            raise SonogenError(
+                f"{self.model_name} cannot interpolate; the GANs interpolate between two seeds "
+                "and fvae between two seeds or two sounds"
+            )
+        seeds = [isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (a, b)]
+        if any(seeds) and not all(seeds):
+            raise SonogenError(
+                "interpolate: give two seeds (sonogen interpolate RUN 1 2 --out DIR) or two "
+                "sounds (sonogen interpolate RUN a.wav b.wav --out DIR), not one of each"
+            )
+        kind = "seeds" if all(seeds) else "sounds"
+        if kind not in between:
+            if kind == "sounds":
+                raise SonogenError(
+                    f"{self.model_name} interpolates between two seeds: sonogen interpolate RUN "
+                    "1 2 --out DIR (it does not encode sounds)"
+                )
+            raise SonogenError(
+                f"{self.model_name} interpolates between two sounds: sonogen interpolate RUN "
+                "a.wav b.wav --out DIR"
+            )
+        if kind == "seeds":
+            check_seed(a, "A")
+            check_seed(b, "B")
+        elif label is not None:
+            raise SonogenError(
+                f"--label: {self.model_name} interpolates between the sounds as they are; "
+                "leave --label out"
+            )
+        return kind
+
+    def interpolate(self, a: Any, b: Any, steps: int, label: Any = None) -> np.ndarray:
+        """Return float32 [steps, samples]: a path through latent space from a to b.
+
+        a, b: two seeds (ints: between the latents the family draws for them; ``label`` picks
+        the class of a labelled model) or two sounds, float [samples] at ``m.sample_rate``
+        (between their encodings). ``interpolates_between`` says which this family takes.
+        """
+        kind = self.check_interpolation(a, b, label)
+        steps = check_steps(steps)
+        if kind == "sounds":
+            a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+            audio = self.family.interpolate(a, b, steps)
+        else:
+            index = None if label is None else self.label_indices(label, 1)[0]
+            audio = self.family.interpolate(int(a), int(b), steps, label=index)
+        return audio.cpu().numpy().astype(np.float32)
+
+    def encode(self, audio: np.ndarray) -> np.ndarray:
+        """Return the latent sequences [n, latent_dim, frames] of audio [n, samples]."""
+        if not self.can_reconstruct:
+            raise SonogenError(f"{self.model_name}: this model cannot encode audio")
+        return self.family.encode(np.asarray(audio, np.float32)).cpu().numpy()
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Return float32 audio [n, frames * hop] for latent sequences [n, latent_dim, frames]."""
+        if not self.can_reconstruct:
+            raise SonogenError(f"{self.model_name}: this model cannot decode latents")
+        return self.family.decode(np.asarray(z, np.float32)).cpu().numpy().astype(np.float32)
+
+    def reconstruct(self, audio: np.ndarray) -> np.ndarray:
+        """Return float32 [n, samples]: clips `audio` [n, samples] encoded and decoded again,
+        all at once (for clips; a long signal goes through ``transfer``, in blocks)."""
+        import torch
+
+        if not self.can_reconstruct:
+            raise SonogenError(f"{self.model_name}: this model cannot encode and decode audio")
+        with torch.inference_mode():
+            tensor = torch.as_tensor(np.asarray(audio, np.float32), device=self.family.device)
+            rebuilt = self.family.decode(self.family.encode(tensor))[..., : tensor.shape[-1]]
+        return rebuilt.cpu().numpy().astype(np.float32)
+
+    def transfer(self, audio: np.ndarray) -> np.ndarray:
+        """Return float32 [samples]: a mono signal at ``m.sample_rate`` of any length encoded
+        and decoded by this model (timbre transfer) in overlapping blocks, so it fits in memory."""
+        if not self.can_reconstruct:
+            raise SonogenError(
+                f"{self.model_name}: this model cannot transfer timbre (it does not encode "
+                "audio); use an fvae run"
+            )
+        return np.asarray(self.family.transfer(np.asarray(audio, np.float32)), np.float32)
+
+    def to(self, device: str) -> Model:
+        self.family.to(device)
+        return self
+
+
+def load(run: str | Path, device: str = "cpu") -> Model:
+    """Load a run dir for generation: YAML config + safetensors weights, never pickle."""
+    from sonogen.config import load_run_config
+    from sonogen.models.base import flush_denormals, read_weights
+    from sonogen.models.registry import get_family
+
+    flush_denormals()  # before any parallel torch work, so that every worker thread has it
+    run_dir = Path(run)
+    config_path = run_dir / CONFIG_NAME
+    weights_path = run_dir / WEIGHTS_NAME
+    if not run_dir.is_dir():
+        raise SonogenError(f"{run_dir}: run dir not found; train one with `sonogen train`")
+    if (run_dir / "dataset.json").is_file():
+        raise SonogenError(
+            f"{run_dir}: is a dataset dir, not a run dir; train a model on it first: "
+            f"sonogen train {run_dir} --model wavegan --out runs/NAME"
+        )
+    if not config_path.is_file() or not weights_path.is_file():
+        raise SonogenError(
+            f"{run_dir}: not a finished run ({CONFIG_NAME} or {WEIGHTS_NAME} missing); "
+            f"train it or resume it with `sonogen train --resume --out {run_dir}`"
+        )
+    config = load_run_config(config_path)
+    family_class = get_family(config.model_name, where=f"{config_path}: model_name")
+    try:  # a family refuses settings that do not fit the data (e.g. too long a clip)
+        family = family_class(config.model, config.data)
+    except SonogenError as error:
+        raise SonogenError(f"{config_path}: {error}") from None
+    state, metadata = read_weights(
+        weights_path,
+        "re-export it from the checkpoint by resuming the run (`sonogen train --resume --out "
+        f"{run_dir}`), or train again",
+    )
+    try:
+        family.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise SonogenError(
+            f"{weights_path}: weights do not fit the model in {CONFIG_NAME} ({first})"
+        ) from None
+    family.eval().requires_grad_(False)
+    return Model(family=family.to(device), config=config, run_dir=run_dir, metadata=metadata)
+
+
+def info(run: str | Path | Model) -> dict[str, Any]:
+    """Return a summary of a run (a run dir, or a Model already loaded from one): model, data,
+    steps, training time, parameters and sizes."""
+    model = run if isinstance(run, Model) else load(run)
+    run_dir = model.run_dir
+    parameters = sum(p.numel() for p in model.family.parameters())
+    checkpoint = run_dir / CHECKPOINT
+    return {
+        "run": str(run_dir),
+        "model": model.model_name,
+        "data": model.config.data.path,
+        "sample_rate": model.sample_rate,
+        "clip_samples": model.config.data.clip_samples,
+        "labels": model.labels,
+        "steps": int(model.metadata.get("step", 0)),
+        "validation": json.loads(model.metadata.get("validation") or "{}"),
+        "train_seconds": float(model.metadata.get("train_seconds", 0.0)),
+        "parameters": parameters,
+        "weights_bytes": (run_dir / WEIGHTS_NAME).stat().st_size,
+        "checkpoint_bytes": checkpoint.stat().st_size if checkpoint.is_file() else 0,
+        "model_config": dataclasses.asdict(model.config.model),
+    }

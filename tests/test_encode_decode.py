@@ -73,8 +73,12 @@ def test_interpolate_encode_decode_and_reconstruction_metrics(fvae_run, tmp_path
     hop = decoded.shape[1] // z.shape[2]
     assert decoded.shape[1] == z.shape[2] * hop and 1000 <= decoded.shape[1] < 1000 + hop
     assert model.reconstruct(clips).shape == (3, 1000)
-    with pytest.raises(SonogenError, match="two sounds"):
-        model.interpolate(1, 2, 4)
+    # between two seeds: from seed 1's clip along the great circle of their base noises
+    between_seeds = model.interpolate(1, 2, 4)
+    assert between_seeds.shape == (4, model.config.data.clip_samples)
+    assert np.abs(between_seeds[0] - model.generate(1, seed=1)[0]).max() < 1e-5
+    with pytest.raises(SonogenError, match="not one of each"):
+        model.interpolate(1, clips[0], 4)
 
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
     sf.write(a, clips[0], 8000)

@@ -310,8 +310,8 @@ def _load_generated(target: Path, info, n: int, seed: int, progress: Progress | 
         clips, names, skipped = _read_folder(target, info.sample_rate, info.clip_samples, n, seed)
         target_info |= {"kind": "folder", "files": len(names), "skipped": skipped}
         return _Generated(clips, clips, None, names, target_info, None, None)
-    from sonogen.api import info as run_info
-    from sonogen.api import load
+    from sonogen.run import info as run_info
+    from sonogen.run import load
 
     model = load(target)
     if model.sample_rate != info.sample_rate:
@@ -319,7 +319,7 @@ def _load_generated(target: Path, info, n: int, seed: int, progress: Progress | 
             f"{target}: trained at {model.sample_rate} Hz but the reference {info.path} is at "
             f"{info.sample_rate} Hz; evaluate against a dataset prepared at the run's rate"
         )
-    summary = run_info(target)
+    summary = run_info(model)  # the loaded model: its weights are read (and checked) once
     target_info |= {"kind": "run"}
     target_info |= {key: summary[key] for key in ("model", "parameters", "steps", "train_seconds")}
     labels = _generation_labels(model, info, n, seed)

@@ -195,6 +195,8 @@ class _Autoregressive(Family):
     """generate() and continue_audio() front end; subclasses implement ``_continue``."""
 
     float16 = False  # gradients are clipped between backward and step: they must be unscaled
+    any_length = True
+    continues = True
 
     def _continue(
         self,

@@ -38,12 +38,30 @@ class Family(nn.Module):
 
     Subclasses set ``Config`` (a frozen dataclass with defaults for every field) and
     ``ema_modules`` (names of sub-modules whose exponential moving average is used for generation),
-    and implement the methods below.
+    declare what they can do (the capabilities below: ``run.Model``, the CLI and evaluation read
+    them and never guess from a method's presence or signature), and implement the methods below.
     """
 
     Config: ClassVar[type]
     ema_modules: ClassVar[tuple[str, ...]] = ()
     float16: ClassVar[bool] = True  # False where training breaks under fp16 loss scaling
+
+    # --- capabilities -----------------------------------------------------------------------
+    # makes token sequences (music: generate_tokens, rendered by sonogen.music), not audio
+    tokens: ClassVar[bool] = False
+    # generate(samples=) makes audio of any length; otherwise clips of data.clip_samples
+    any_length: ClassVar[bool] = False
+    # continue_audio(prompt, samples) continues a prompt
+    continues: ClassVar[bool] = False
+    # encode / decode / transfer: reconstruction metrics, timbre transfer, morphs between sounds
+    encodes: ClassVar[bool] = False
+    # what interpolate() takes: "seeds" (interpolate_seeds) and/or "sounds" (interpolate_sounds)
+    interpolates: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    def fixed_length(self) -> bool:
+        """Whether the family makes audio clips of exactly data.clip_samples samples."""
+        return not (self.tokens or self.any_length)
 
     def __init__(self, config: Any, data: DataConfig):
         super().__init__()
@@ -123,6 +141,40 @@ class Family(nn.Module):
         """Return n new clips, float32 [n, samples] in [-1, 1]."""
         raise NotImplementedError
 
+    def interpolate(
+        self, a: Any, b: Any, steps: int, *, label: int | None = None
+    ) -> torch.Tensor:
+        """Return audio [steps, samples] along a path through latent space from a to b.
+
+        One contract for every family with a latent space: a and b are two seeds (ints: between
+        the latents the family draws for them; ``label`` picks the class of a labelled model) or
+        two sounds (mono float [samples]: between their encodings), whichever ``interpolates``
+        declares; the caller's arguments choose.
+        """
+        seeds = [isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (a, b)]
+        kind = "seeds" if all(seeds) else "sounds" if not any(seeds) else "one of each"
+        if kind not in self.interpolates:
+            takes = " or ".join(sorted(self.interpolates)) or "nothing"
+            raise SonogenError(
+                f"interpolate: {type(self).__name__} interpolates between two {takes}, "
+                f"not {kind}"
+            )
+        if kind == "seeds":
+            return self.interpolate_seeds(int(a), int(b), steps, label=label)
+        if label is not None:
+            raise SonogenError("label: an interpolation between sounds keeps their own labels")
+        return self.interpolate_sounds(a, b, steps)
+
+    def interpolate_seeds(
+        self, seed_a: int, seed_b: int, steps: int, *, label: int | None = None
+    ) -> torch.Tensor:
+        """Return audio [steps, samples] between the latents drawn for two seeds."""
+        raise NotImplementedError
+
+    def interpolate_sounds(self, a: Any, b: Any, steps: int) -> torch.Tensor:
+        """Return audio [steps, samples] between the encodings of two sounds [samples]."""
+        raise NotImplementedError
+
     def write_previews(self, folder: Path, prefix: str, count: int) -> None:
         """Write `count` preview files named PREFIX_i.* into `folder` (default: generated WAVs,
         seed 0, so previews of successive steps are comparable)."""
@@ -180,6 +232,18 @@ def seeded_generator(seed: int | None, device: torch.device) -> torch.Generator:
     else:
         generator.manual_seed(seed)
     return generator
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
+    """Return [steps, *a.shape]: the great-circle path from a to b (any shape, compared as flat
+    vectors; a straight line where they are parallel), the path Gaussian latents keep their
+    norm on."""
+    flat_a, flat_b = a.reshape(-1), b.reshape(-1)
+    omega = torch.arccos((flat_a / flat_a.norm()).dot(flat_b / flat_b.norm()).clamp(-1, 1))
+    t = torch.linspace(0, 1, steps, device=a.device).view(-1, *([1] * a.dim()))
+    if omega.abs() < 1e-6:
+        return (1 - t) * a + t * b
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
 
 def weights_digest(state: dict[str, torch.Tensor]) -> str:

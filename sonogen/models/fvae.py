@@ -63,7 +63,14 @@ from torch import Tensor, nn
 from sonogen.audio.features import multi_resolution_stft_distance, stft_magnitude
 from sonogen.config import LEARNING_RATES, DataConfig, setting
 from sonogen.errors import SonogenError
-from sonogen.models.base import Family, check_steps, check_temperature, seeded_generator
+from sonogen.models.base import (
+    Family,
+    check_seed,
+    check_steps,
+    check_temperature,
+    seeded_generator,
+    slerp,
+)
 
 PQMF_ATTENUATION_DB = 100.0  # stop-band attenuation of the prototype (RAVE's value)
 DISCRIMINATOR_FFT_SIZES = (2048, 1024, 512, 256, 128)  # one spectral discriminator each
@@ -440,6 +447,9 @@ class FlowVAE(Family):
 
     Config = FlowVAEConfig
     float16 = False
+    any_length = True  # the flow and decoder are convolutional
+    encodes = True
+    interpolates = frozenset({"seeds", "sounds"})
 
     def __init__(self, config: FlowVAEConfig, data: DataConfig):
         super().__init__(config, data)
@@ -667,7 +677,45 @@ class FlowVAE(Family):
             self.train(was_training)
 
     @torch.no_grad()
-    def interpolate(self, a_audio: Any, b_audio: Any, steps: int) -> Tensor:
+    def interpolate_seeds(
+        self, seed_a: int, seed_b: int, steps: int, *, label: int | None = None
+    ) -> Tensor:
+        """Return audio [steps, clip_samples] decoded along the great circle between the base
+        noises that ``generate`` draws for two seeds (temperature 1), through the inverse flow.
+
+        The label is ``label``, or for a labelled model the one seed A draws, so the first clip
+        is ``generate(1, seed=seed_a, labels=label)`` and the last the same for seed B (where
+        seed B draws the same label as seed A, or a label is given).
+        """
+        steps = check_steps(steps)
+        seeds = check_seed(seed_a, "seed A"), check_seed(seed_b, "seed B")
+        if None in seeds:
+            raise SonogenError("seed A, seed B: an interpolation needs two seeds")
+        _, frames = self._frames_for(None)
+        noises, drawn = [], []
+        for seed in seeds:  # the same draws, in the same order, as generate(1, seed=seed)
+            generator = seeded_generator(seed, self.device)
+            if self.num_labels and label is None:
+                drawn.append(
+                    torch.randint(self.num_labels, (1,), generator=generator, device=self.device)
+                )
+            shape = (1, self.config.latent_dim, frames)
+            noises.append(torch.randn(shape, generator=generator, device=self.device)[0])
+        labels = None
+        if self.num_labels:
+            labels = self.check_labels(drawn[0] if label is None else torch.tensor(label), steps)
+        elif label is not None:
+            self.check_labels(torch.tensor(label), steps)  # refuses: trained without labels
+        was_training = self.training
+        self.eval()
+        try:
+            z = self.flow.inverse(slerp(noises[0], noises[1], steps), labels)
+            return self.decode(z)[:, : self.data.clip_samples]
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
+    def interpolate_sounds(self, a_audio: Any, b_audio: Any, steps: int) -> Tensor:
         """Return audio [steps, samples] decoded from the straight line between the latent
         sequences (posterior means) of two mono signals [samples_a] and [samples_b], a first.
 

@@ -35,6 +35,7 @@ from sonogen.models.base import (
     check_temperature,
     check_truncation,
     seeded_generator,
+    slerp,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -255,6 +256,7 @@ class _WGANGP(Family):
     # the gradient penalty's inner autograd.grad is not loss-scaled, so fp16 would under- or
     # overflow it; bf16 (same range as fp32) is fine
     float16 = False
+    interpolates = frozenset({"seeds"})
     generator: nn.Module
     critic: nn.Module
     conditioning: Conditioning
@@ -390,8 +392,8 @@ class _WGANGP(Family):
         return audio
 
     @torch.no_grad()
-    def interpolate(
-        self, seed_a: int, seed_b: int, steps: int, label: int | None = None
+    def interpolate_seeds(
+        self, seed_a: int, seed_b: int, steps: int, *, label: int | None = None
     ) -> torch.Tensor:
         """Return audio [steps, clip_samples] along the spherical path between the latents of
         two seeds (each 0..2**63-1; steps 2..1000)."""
@@ -403,12 +405,7 @@ class _WGANGP(Family):
         self.eval()
         z_a = self.sample_latent(1, seeded_generator(seed_a, self.device))[0]
         z_b = self.sample_latent(1, seeded_generator(seed_b, self.device))[0]
-        omega = torch.arccos((z_a / z_a.norm()).dot(z_b / z_b.norm()).clamp(-1, 1))
-        t = torch.linspace(0, 1, steps, device=self.device)[:, None]
-        if omega.abs() < 1e-6:
-            z = (1 - t) * z_a + t * z_b
-        else:
-            z = (torch.sin((1 - t) * omega) * z_a + torch.sin(t * omega) * z_b) / torch.sin(omega)
+        z = slerp(z_a, z_b, steps)
         labels = None
         if self.num_labels:
             labels = self.check_labels(torch.tensor(label if label is not None else 0), steps)

@@ -87,6 +87,7 @@ class _TokenModel(Family):
 
     name = "music"
     float16 = False  # gradients are clipped between backward and step: they must be unscaled
+    tokens = True
 
     def __init__(self, config: Any, data: DataConfig):
         super().__init__(config, data)

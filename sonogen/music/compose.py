@@ -45,11 +45,11 @@ MAX_SAMPLE_RATE = 192_000  # --sample-rate of rendered WAVs
 
 def load_music_run(run: str | Path) -> tuple[Any, Any]:
     """Return (sonogen Model, miditok tokenizer) of a music run dir."""
-    from sonogen.api import load
     from sonogen.music.tokens import tokenizer_from_extra
+    from sonogen.run import load
 
     model = load(run)
-    if not hasattr(model.family, "generate_tokens"):
+    if not model.makes_tokens:
         raise SonogenError(
             f"{run}: a {model.model_name} run makes audio, not MIDI; compose needs a "
             "music-lstm or music-transformer run (use `sonogen generate` for this one)"

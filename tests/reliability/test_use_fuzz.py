@@ -293,9 +293,22 @@ def test_interpolate_a_gan_between_two_seeds_with_a_label(gan_run, tmp_path):
     assert np.abs(first / 32767.0 - expected).max() < 1e-4
 
 
-def test_interpolate_fvae_between_seeds_says_it_takes_sounds(fvae_run, tmp_path):
-    result = run_cli("interpolate", fvae_run, "1", "2", "--out", tmp_path / "m")
-    assert_clean_error(result, "fvae interpolates between two sounds", "a.wav b.wav")
+def test_interpolate_fvae_between_seeds_starts_and_ends_at_their_clips(fvae_run, tmp_path):
+    # fvae encodes, so it takes both kinds; between seeds the ends are generate's clips
+    out = tmp_path / "m"
+    result = run_cli("interpolate", fvae_run, "1", "2", "--out", out, "--steps", "3")
+    assert result.code == 0, result.stderr
+    morph = [sf.read(out / f"morph_0{i}.wav", dtype="int16")[0] / 32767.0 for i in range(3)]
+    model = sonogen.load(fvae_run)
+    ends = [model.generate(1, seed=seed)[0] for seed in (1, 2)]
+    assert np.abs(morph[0] - ends[0]).max() < 1e-3 and np.abs(morph[2] - ends[1]).max() < 1e-3
+    assert np.abs(morph[1] - morph[0]).max() > 1e-3  # the middle is neither end
+
+
+def test_interpolate_a_seed_and_a_sound_says_give_two_of_a_kind(fvae_run, sound, tmp_path):
+    result = run_cli("interpolate", fvae_run, "1", sound, "--out", tmp_path / "m")
+    assert_clean_error(result, "give two seeds", "not one of each")
+    assert not (tmp_path / "m").exists()
 
 
 def test_interpolate_a_family_that_cannot(music, tmp_path):
