@@ -387,16 +387,3 @@ def test_samplernn_trains_through_the_trainer(tmp_path, tone_dataset):
     assert model.generate(1, seed=0, samples=100).shape == (1, 100)
     with pytest.raises(SonogenError, match="precision 16-mixed: samplernn does not train"):
         sonogen.train(tone_dataset, "samplernn", tmp_path / "r2", max_steps=1, precision="16-mixed")
-
-
-def test_attention_cache_keeps_every_key_while_the_window_is_not_full():
-    from sonogen.models.autoregressive import SelfAttention, rotary_angles
-
-    config = TransformerARConfig(width=16, heads=2, context_frames=8)
-    attention = SelfAttention(config)
-    x = torch.randn(1, 5, 16)
-    rotary = rotary_angles(0, 5, 8, x)
-    _, (keys, values) = attention(x, rotary, None)
-    assert keys.shape[2] == values.shape[2] == 5  # a negative slice start once kept only 2
-    _, (keys, _) = attention(torch.randn(1, 12, 16), rotary_angles(0, 12, 8, x), None)
-    assert keys.shape[2] == 7  # a full window keeps context_frames - 1
