@@ -14,6 +14,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from sonogen.audio.pcm import float_to_pcm16
 from sonogen.errors import SonogenError
 
 log = logging.getLogger(__name__)
@@ -159,8 +160,7 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 1:
         raise ValueError(f"write_wav wants audio of shape [samples], got {audio.shape}")
-    audio = np.clip(np.nan_to_num(audio, nan=0.0), -1.0, 1.0)
-    pcm = np.round(audio * 32767.0).astype(np.int16)
+    pcm = float_to_pcm16(audio)
     path = Path(path)
     if path.is_dir():
         raise SonogenError(f"{path}: is a folder, cannot write a WAV there; choose a file name")

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from sonogen.audio.pcm import pcm16_to_float
 from sonogen.errors import SonogenError
 
 FORMAT_VERSION = 1
@@ -387,7 +388,7 @@ class ClipDataset:
 
         if self._audio is None:
             self._audio = read_clips(self.info)
-        clip = np.asarray(self._audio[self.indices[i]], dtype=np.float32) / 32767.0
+        clip = pcm16_to_float(self._audio[self.indices[i]])
         return torch.from_numpy(clip), int(self.labels[i])
 
     def __getstate__(self):

@@ -4,6 +4,8 @@
 `write_dataset()` writes the result; the built-in datasets call `write_dataset()` too. A bad file
 never stops a prepare: it becomes a row of `skipped.csv`. Nothing inside the source folder is ever
 written, and the output appears only when complete (written to a hidden sibling, then renamed).
+The checks, the valid split and that publishing step are shared with `prepare-midi`: they live in
+`sonogen.data.writing`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import math
 import numbers
 import os
 import re
-import shutil
 import threading
 import time
 from collections import Counter
@@ -29,9 +30,31 @@ import numpy as np
 
 from sonogen import __version__
 from sonogen.audio.io import AUDIO_EXTENSIONS, AudioFileError, read_audio
+from sonogen.audio.pcm import float_to_pcm16
+from sonogen.data.writing import (
+    FSDD_NAME,
+    FSDD_RULE,
+    check_out,
+    check_paths,
+    check_sample_rate,
+    display_name,
+    non_negative_float,
+    parse_split,
+    positive_float,
+    positive_int,
+    process_alive,
+    publish,
+    short,
+    valid_files,
+    write_skipped,
+)
 from sonogen.errors import SonogenError
 
 log = logging.getLogger(__name__)
+
+# sonogen.data.builtin and sonogen.music.chorales still import the old private name; drop this
+# once they import check_out from sonogen.data.writing.
+_check_out = check_out
 
 FORMAT_VERSION = 1
 NORMALIZE_MODES = ("peak", "loudness", "none")
@@ -41,28 +64,17 @@ LOUDNESS_RMS_DBFS = -20.0
 LOUDNESS_PEAK_LIMIT = 0.99
 CHUNK_FILES = 32  # files per worker task: enough to amortise the inter-process round trip
 ITEM_COLUMNS = ("index", "file", "offset_seconds", "label", "split")
-SPLIT_FORMS = '"0.1" (a share of source files), "0" or "none", "fsdd", "regex:PATTERN"'
 LABEL_FORMS = '"folder", "csv:PATH" (columns file,label and optionally group), "none"'
 GROUP_FORMS = '"auto", "fsdd", "csv", "regex:PATTERN" (one capture group), "none"'
-_FSDD_NAME = re.compile(r"^(\d)_([^_]+)_(\d+)\.[A-Za-z0-9]+$")
-_FSDD_RULE = "{digit}_{speaker}_{take}.wav, takes 0-4 go to valid"
 _JUNK_NAMES = {"__MACOSX"}  # macOS zip debris; hidden names (".DS_Store", "._x.wav") also skipped
 
 # Limits that turn a typo into a clear error instead of hours of work or an allocator traceback.
-MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
 MAX_WORKERS = 256  # prepare --workers
 MAX_CLIP_SECONDS = 600  # one clip is at most 10 minutes at the sample rate
 MAX_OVERLAP = 64  # --hop at least clip_samples / 64: each sample is in at most 64 clips
 MAX_FILE_SECONDS = 3 * 3600  # a longer file is skipped: decoding it alone would take GBs
 MAX_FILE_CLIP_BYTES = 1 << 30  # the clips cut from one file; more is skipped with its reason
 CLIP_OVERHEAD_BYTES = 512  # items.csv row and bookkeeping per clip, beside its samples
-# The files sonogen writes into a dataset dir (prepare, prepare-midi, the built-ins): --force
-# replaces a folder only when it holds nothing else, so it never deletes a user's file.
-DATASET_FILES = frozenset(
-    {"dataset.json", "audio.npy", "items.csv", "skipped.csv", "tokens.npy", "pieces.csv"}
-    | {"tokenizer.json"}
-)
-SKIPPED_HEADER = "file,reason"
 
 
 @dataclass(frozen=True)
@@ -139,16 +151,14 @@ def prepare(
         clip_samples=clip_samples,
         hop_samples=None if hop_samples is None else _check_hop(hop_samples, clip_samples),
         trim_silence=bool(trim_silence),
-        top_db=_positive_float("--top-db", top_db),
+        top_db=positive_float("--top-db", top_db),
         normalize=_check_normalize(normalize),
-        min_seconds=_non_negative_float("--min-seconds", min_seconds),
+        min_seconds=non_negative_float("--min-seconds", min_seconds),
     )
     labels = _check_labels(labels)
-    split_rule = _parse_split(split)
+    split_rule = parse_split(split)
     group_rule = _parse_group(group)
-    workers = (
-        min(4, os.cpu_count() or 1) if workers is None else _positive_int("--workers", workers)
-    )
+    workers = min(4, os.cpu_count() or 1) if workers is None else positive_int("--workers", workers)
     if workers > MAX_WORKERS:  # each is a process holding a decoder and its clips
         raise SonogenError(
             f"--workers {workers}: at most {MAX_WORKERS}; this machine has "
@@ -156,7 +166,7 @@ def prepare(
         )
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise SonogenError(f"--seed: must be a whole number, 0 or more, got {seed!r}")
-    source_path, out_path = _check_paths(source, out, force)
+    source_path, out_path = check_paths(source, out, force)
 
     files, problems = scan_files(source_path, AUDIO_EXTENSIONS)
     if not files and not problems:
@@ -221,7 +231,7 @@ def prepare(
         "seed": int(seed),
     }
     if not decoded:
-        _publish(out_path, force, lambda tmp: _write_skipped(tmp / "skipped.csv", skipped_rows))
+        publish(out_path, force, lambda tmp: write_skipped(tmp / "skipped.csv", skipped_rows))
         counted = ", ".join(f"{count} {reason}" for reason, count in reasons.items())
         raise SonogenError(
             f"no clips made from {source}: {len(skipped_rows)} files skipped ({counted}); "
@@ -229,11 +239,11 @@ def prepare(
         )
 
     used = sorted(decoded)
-    valid_files = _valid_files(split_rule, [files[i] for i in used], seed)
+    valid_names = valid_files(split_rule, [files[i] for i in used], seed)
     items: list[dict] = []
     for index in used:
         name = files[index]
-        clip_split = "valid" if name in valid_files else "train"
+        clip_split = "valid" if name in valid_names else "train"
         for start in decoded[index][1]:
             items.append(
                 {
@@ -317,7 +327,7 @@ def write_dataset(
     """
     clips = np.asarray(clips)
     if np.issubdtype(clips.dtype, np.floating):
-        clips = _to_int16(clips)
+        clips = float_to_pcm16(clips)
     elif clips.dtype != np.int16:
         raise ValueError(f"clips must be int16 or float in [-1, 1], got {clips.dtype}")
     if clips.ndim != 2 or clips.shape[1] != clip_samples:
@@ -350,11 +360,11 @@ def write_dataset(
             writer.writerow(columns)
             for item in items:
                 writer.writerow(["" if item.get(key) is None else item[key] for key in columns])
-        _write_skipped(folder / "skipped.csv", skipped)
+        write_skipped(folder / "skipped.csv", skipped)
         text = json.dumps(info, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
         (folder / "dataset.json").write_text(text, encoding="utf-8")
 
-    _publish(Path(out), force, fill)
+    publish(Path(out), force, fill)
 
 
 def find_audio_files(source: Path) -> list[str]:
@@ -440,18 +450,6 @@ def _is_utf8(name: str) -> bool:
     return True
 
 
-def display_name(name: str) -> str:
-    """Return `name` as valid UTF-8 text: bytes that are not UTF-8 (kept by Python as surrogate
-    escapes) are written as backslash escapes ("bad\\xff.wav")."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def short(text: str, limit: int = 80) -> str:
-    """Return `text` cut to `limit` characters (with "...") for quoting in an error message."""
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def memory_budget() -> int:
     """Return the bytes of clips prepare may hold: half of this machine's memory (8 GiB where
     it cannot be read)."""
@@ -511,24 +509,11 @@ def _watch_parent(parent: int) -> None:
     direct = os.getppid() == parent
 
     def watch() -> None:
-        while (os.getppid() == parent) if direct else _alive(parent):
+        while (os.getppid() == parent) if direct else process_alive(parent):
             time.sleep(0.5)
         os._exit(1)
 
     threading.Thread(target=watch, name="sonogen-parent-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    """Return whether process `pid` exists (True where that cannot be told)."""
-    if os.name == "nt":  # os.kill(pid, 0) would end the process there
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _process_chunk(
@@ -602,7 +587,7 @@ def _cut_file(path: Path, settings: _CutSettings) -> tuple[np.ndarray, list[int]
     clips = np.zeros((len(starts), clip), dtype=np.int16)
     for row, start in enumerate(starts):
         piece = audio[start : start + clip]
-        clips[row, : len(piece)] = _to_int16(piece)
+        clips[row, : len(piece)] = float_to_pcm16(piece)
     return clips, starts
 
 
@@ -619,175 +604,6 @@ def _normalize(audio: np.ndarray, mode: str) -> np.ndarray:
             audio = audio * np.float32(LOUDNESS_PEAK_LIMIT / peak)
         return audio
     return audio
-
-
-def _to_int16(audio: np.ndarray) -> np.ndarray:
-    """Return float audio in [-1, 1] as int16 (round(x * 32767), out-of-range values clipped)."""
-    audio = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32), nan=0.0), -1.0, 1.0)
-    return np.round(audio * 32767.0).astype(np.int16)
-
-
-def _write_skipped(path: Path, rows: Sequence[tuple[str, str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(SKIPPED_HEADER.split(","))
-        writer.writerows((display_name(name), display_name(reason)) for name, reason in rows)
-
-
-def _publish(out: Path, force: bool, fill: Callable[[Path], None]) -> None:
-    """Build the output in a hidden sibling of `out` with `fill`, then rename it into place.
-
-    A run that fails or is interrupted leaves any previous `out` as it was; the hidden sibling a
-    killed run left behind is removed by the next run to the same `out`.
-    """
-    _check_out(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out)
-    temporary = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    temporary.mkdir()
-    try:
-        fill(temporary)
-        if out.exists() or out.is_symlink():
-            _check_out(out, force)
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            try:
-                temporary.rename(out)
-            except BaseException:
-                old.rename(out)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            temporary.rename(out)
-    finally:
-        if temporary.exists():
-            shutil.rmtree(temporary, ignore_errors=True)
-
-
-def remove_stale_temporaries(out: Path) -> list[Path]:
-    """Remove the `.OUT.tmp-PID` folders beside `out` that a killed run left; return them.
-
-    Only folders whose process is gone and that hold nothing but dataset files are removed, and
-    a `.OUT.old-PID` (the previous dataset, set aside for the swap) only while `out` exists.
-    """
-    pattern = re.compile(rf"\.{re.escape(out.name)}\.(tmp|old)-(\d+)")
-    removed = []
-    try:
-        entries = list(os.scandir(out.parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        match = pattern.fullmatch(entry.name)
-        if not match or not entry.is_dir(follow_symlinks=False):
-            continue
-        pid = int(match.group(2))
-        if pid != os.getpid() and _alive(pid):
-            continue  # a prepare to the same OUT still running
-        if match.group(1) == "old" and not out.exists():
-            log.warning("%s: a killed run left the previous dataset here; rename it", entry.path)
-            continue
-        if _not_ours(Path(entry.path), need_info=False) is None:
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(Path(entry.path))
-            log.info("removed %s, left by a run that was killed", entry.path)
-    return removed
-
-
-def _check_out(out: Path, force: bool) -> None:
-    """Raise SonogenError unless `out` is free, or `force` is set and it is ours to replace."""
-    if not (out.exists() or out.is_symlink()):
-        return
-    if not force:
-        raise SonogenError(
-            f"{out}: already exists; pass --force to overwrite it or choose another OUT"
-        )
-    # --force must not wipe anything a user made (a typo'd home dir, a folder that happens to
-    # hold a skipped.csv): only an empty folder or one holding nothing but sonogen's own files.
-    if out.is_symlink():
-        raise SonogenError(
-            f"{out}: is a symbolic link, so --force will not replace it; remove the link or "
-            "choose another OUT"
-        )
-    if not out.is_dir():
-        raise SonogenError(f"{out}: exists and is not a folder; remove it or choose another OUT")
-    problem = _not_ours(out, need_info=True)
-    if problem is not None:
-        raise SonogenError(
-            f"{out}: {problem}, so --force will not delete it; remove it yourself or choose "
-            "another OUT"
-        )
-
-
-def _not_ours(folder: Path, *, need_info: bool) -> str | None:
-    """Return why `folder` is not a dataset dir sonogen wrote (None when it is, or is empty).
-
-    Ours: every entry is a regular file named in DATASET_FILES, and (with `need_info`) a
-    dataset.json sonogen wrote, or only the skipped.csv a prepare that made nothing leaves.
-    """
-    try:
-        entries = list(os.scandir(folder))
-    except OSError as error:
-        return f"cannot be listed ({error.strerror or error})"
-    foreign = sorted(
-        entry.name
-        for entry in entries
-        if entry.name not in DATASET_FILES or not entry.is_file(follow_symlinks=False)
-    )
-    if foreign:
-        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-        name = short(display_name(foreign[0]))
-        return f"is not a sonogen dataset (it holds {name}{more}, which sonogen did not write)"
-    names = {entry.name for entry in entries}
-    if not need_info or not names:
-        return None
-    if names == {"skipped.csv"}:
-        if _first_line(folder / "skipped.csv") == SKIPPED_HEADER:
-            return None
-        return "holds a skipped.csv sonogen did not write"
-    if "dataset.json" not in names:
-        return "is not a sonogen dataset (no dataset.json)"
-    try:
-        if (folder / "dataset.json").stat().st_size > 1 << 20:
-            raise ValueError("too large")
-        info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        return f"holds a dataset.json sonogen cannot read ({short(str(error))})"
-    if not (
-        isinstance(info, dict)
-        and "format_version" in info
-        and str(info.get("created_by", "")).startswith("sonogen")
-    ):
-        return "holds a dataset.json sonogen did not write"
-    return None
-
-
-def _first_line(path: Path) -> str:
-    try:
-        with path.open("rb") as handle:
-            return handle.readline(200).decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
-
-
-def _check_paths(source: str | Path, out: str | Path, force: bool) -> tuple[Path, Path]:
-    """Return (source, out) as absolute paths after checking they can be used; else SonogenError."""
-    source_path = Path(source).expanduser()
-    if not source_path.exists():
-        raise SonogenError(f"{source}: no such folder; check the path to your sounds")
-    if not source_path.is_dir():
-        raise SonogenError(f"{source}: is a file, not a folder; pass the folder that holds it")
-    source_path = source_path.resolve()
-    out_path = Path(out).expanduser().absolute()
-    out_real = out_path.resolve()
-    if out_real == source_path or source_path in out_real.parents:
-        raise SonogenError(
-            f"{out}: is inside the source folder {source}, and prepare never writes there; "
-            "choose an OUT outside it"
-        )
-    if out_real in source_path.parents:
-        raise SonogenError(f"{out}: holds the source folder {source}; choose another OUT")
-    _check_out(out_path, force)
-    return source_path, out_path
 
 
 def _resolve_labels(
@@ -893,31 +709,6 @@ def _label_rows(given: str, reader: csv.DictReader) -> tuple[dict[str, str], dic
     return table, groups
 
 
-def _parse_split(split: str | float | None) -> tuple[str, float | re.Pattern | None]:
-    """Return the split rule as (kind, value), kind "none", "share", "fsdd" or "regex"."""
-    text = "none" if split is None else str(split).strip()
-    if text.lower() == "none":
-        return ("none", None)
-    if text == "fsdd":
-        return ("fsdd", None)
-    if text.startswith("regex:"):
-        try:
-            return ("regex", re.compile(text[len("regex:") :]))
-        except re.error as error:
-            raise SonogenError(
-                f"--split: bad regular expression {text[6:]!r} ({error}); use {SPLIT_FORMS}"
-            ) from error
-    try:
-        share = float(text)
-    except ValueError:
-        share = math.nan
-    if not 0.0 <= share < 1.0:
-        raise SonogenError(
-            f"--split: {text!r} is not a split rule; use {SPLIT_FORMS} (a share from 0 to below 1)"
-        )
-    return ("none", None) if share == 0 else ("share", share)
-
-
 def _parse_group(group: str | None) -> tuple[str, re.Pattern | None]:
     """Return the group rule as (kind, pattern): kind "auto", "none", "fsdd", "csv" or "regex"."""
     text = "none" if group is None else str(group).strip()
@@ -961,10 +752,10 @@ def _choose_group_rule(
 def _check_fsdd_names(source: Path, files: list[str], option: str, instead: str) -> None:
     """Raise SonogenError naming the first file whose name is not FSDD's."""
     for name in files:
-        if not _FSDD_NAME.match(Path(name).name):
+        if not FSDD_NAME.match(Path(name).name):
             raise SonogenError(
                 f"{source / name}: name does not follow the fsdd {option} rule "
-                f"({_FSDD_RULE}); rename or remove it, or use {instead}"
+                f"({FSDD_RULE}); rename or remove it, or use {instead}"
             )
 
 
@@ -978,7 +769,7 @@ def _resolve_groups(
     kind, pattern = rule
     if kind == "fsdd":
         _check_fsdd_names(source, files, "group", "--group none")
-        return {name: _FSDD_NAME.match(Path(name).name).group(2) for name in files}
+        return {name: FSDD_NAME.match(Path(name).name).group(2) for name in files}
     if kind == "csv":
         return {name: csv_groups[name] for name in files if name in csv_groups}
     if kind != "regex":
@@ -1001,22 +792,6 @@ def _resolve_groups(
     return found
 
 
-def _valid_files(rule: tuple[str, object], used: list[str], seed: int) -> set[str]:
-    """Return the files (from `used`, in file order) whose clips go to the valid split."""
-    kind, value = rule
-    if kind == "fsdd":
-        return {name for name in used if int(_FSDD_NAME.match(Path(name).name).group(3)) <= 4}
-    if kind == "regex":
-        return {name for name in used if value.search(name)}
-    if kind == "share" and len(used) >= 2:
-        count = min(len(used) - 1, max(1, int(value * len(used) + 0.5)))
-        order = np.random.default_rng(seed).permutation(len(used))
-        return {used[i] for i in order[:count]}
-    if kind == "share":
-        log.warning("only one file made clips; it goes to train and valid is empty")
-    return set()
-
-
 def _check_labels(labels: str | None) -> str:
     labels = "none" if labels is None else str(labels)
     if labels not in ("folder", "none") and not (labels.startswith("csv:") and labels[4:]):
@@ -1032,22 +807,11 @@ def _check_normalize(normalize: str) -> str:
     return normalize
 
 
-def check_sample_rate(option: str, value: object) -> int:
-    """Return `value` as a sample rate in Hz within MIN_SAMPLE_RATE..MAX_SAMPLE_RATE."""
-    rate = _positive_int(option, value)
-    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise SonogenError(
-            f"{option}: {rate} Hz is outside {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz; "
-            "use e.g. 16000 or 44100"
-        )
-    return rate
-
-
 def check_clip_samples(value: object, sample_rate: int) -> int:
     """Return `value` as --clip-samples: at most MAX_CLIP_SECONDS at `sample_rate`."""
     from sonogen.config import CLIP_SAMPLES_RANGE
 
-    clip = _positive_int("--clip-samples", value)
+    clip = positive_int("--clip-samples", value)
     # the dataset reader refuses clips past CLIP_SAMPLES_RANGE, so prepare never writes one
     limit = min(MAX_CLIP_SECONDS * sample_rate, CLIP_SAMPLES_RANGE[1])
     if clip > limit:
@@ -1059,7 +823,7 @@ def check_clip_samples(value: object, sample_rate: int) -> int:
 
 
 def _check_hop(value: object, clip_samples: int) -> int:
-    hop = _positive_int("--hop", value)
+    hop = positive_int("--hop", value)
     least = math.ceil(clip_samples / MAX_OVERLAP)
     if hop < least:
         raise SonogenError(
@@ -1067,32 +831,3 @@ def _check_hop(value: object, clip_samples: int) -> int:
             f"{clip_samples} samples (the limit is {MAX_OVERLAP}); use --hop {least} or more"
         )
     return hop
-
-
-def _positive_int(option: str, value: object) -> int:
-    number = _number(option, value)
-    if not math.isfinite(number) or number != int(number):
-        raise SonogenError(f"{option}: must be a whole number, got {value!r}")
-    if number <= 0:
-        raise SonogenError(f"{option}: must be above 0, got {value!r}")
-    return int(number)
-
-
-def _positive_float(option: str, value: object) -> float:
-    number = _number(option, value)
-    if not 0 < number < math.inf:
-        raise SonogenError(f"{option}: must be above 0, got {value!r}")
-    return number
-
-
-def _non_negative_float(option: str, value: object) -> float:
-    number = _number(option, value)
-    if not 0 <= number < math.inf:
-        raise SonogenError(f"{option}: must be 0 or more, got {value!r}")
-    return number
-
-
-def _number(option: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SonogenError(f"{option}: must be a number, got {value!r}")
-    return float(value)

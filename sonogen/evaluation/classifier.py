@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from sonogen.audio.features import log_mel_spectrogram, mel_filterbank, mel_spectrogram
+from sonogen.audio.pcm import pcm16_to_float
 from sonogen.data.dataset import (
     DatasetInfo,
     label_indices,
@@ -795,7 +796,7 @@ def _mel_power(
     with torch.no_grad():
         for start in range(0, len(indices), FEATURE_BATCH_CLIPS):
             rows = indices[start : start + FEATURE_BATCH_CLIPS]
-            clips = np.asarray(audio[rows], dtype=np.float32) / np.float32(32767.0)
+            clips = pcm16_to_float(audio[rows])
             parts.append(
                 mel_spectrogram(
                     torch.from_numpy(clips),

@@ -418,31 +418,31 @@ def prepare_midi(
     ``source_label`` replaces the source path in dataset.json and ``skipped_before`` adds (file,
     reason) rows to skipped.csv (for built-in sets made in a temporary folder).
     """
-    from sonogen.data.prepare import (
-        _check_paths,
-        _parse_split,
-        _positive_int,
-        _publish,
-        _valid_files,
-        _write_skipped,
+    from sonogen.data.prepare import scan_files
+    from sonogen.data.writing import (
+        check_paths,
         check_sample_rate,
         display_name,
-        scan_files,
+        parse_split,
+        positive_int,
+        publish,
+        valid_files,
+        write_skipped,
     )
 
     started = time.perf_counter()
     tok = make_tokenizer(tokenizer)
-    seq_len = _positive_int("--seq-len", seq_len)
+    seq_len = positive_int("--seq-len", seq_len)
     if seq_len > MAX_SEQ_LEN:
         raise SonogenError(f"--seq-len: {seq_len} is above the limit of {MAX_SEQ_LEN} tokens")
     sample_rate = check_sample_rate("--sample-rate", sample_rate)
-    rule = _parse_split(split)
+    rule = parse_split(split)
     if rule[0] == "fsdd":
         raise SonogenError("--split fsdd: only for spoken digits; use a share such as 0.1")
     shifts = _check_transpose(transpose)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SonogenError(f"--seed: must be a whole number, 0 or more, got {seed!r}")
-    source_path, out_path = _check_paths(source, out, force)
+    source_path, out_path = check_paths(source, out, force)
     files, problems = scan_files(source_path, MIDI_EXTENSIONS)
     if not files and not problems:
         raise SonogenError(
@@ -477,7 +477,7 @@ def prepare_midi(
         "seed": seed,
     }
     if not pieces:
-        _publish(out_path, force, lambda tmp: _write_skipped(tmp / "skipped.csv", skipped))
+        publish(out_path, force, lambda tmp: write_skipped(tmp / "skipped.csv", skipped))
         counted = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
         raise SonogenError(
             f"no pieces made from {source}: {len(skipped)} files skipped ({counted}); "
@@ -485,7 +485,7 @@ def prepare_midi(
         )
 
     used = sorted(pieces)
-    valid = _valid_files(rule, used, seed)
+    valid = valid_files(rule, used, seed)
     rows: list[dict[str, Any]] = []
     arrays: list[np.ndarray] = []
     start = 0
@@ -541,12 +541,12 @@ def prepare_midi(
             writer = csv.DictWriter(handle, fieldnames=PIECE_COLUMNS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
-        _write_skipped(folder / "skipped.csv", skipped)
+        write_skipped(folder / "skipped.csv", skipped)
         tok.save(folder / "tokenizer.json")
         text = json.dumps(info, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
         (folder / "dataset.json").write_text(text, encoding="utf-8")
 
-    _publish(out_path, force, fill)
+    publish(out_path, force, fill)
     summary = MidiSummary(
         out=out_path,
         files_total=len(files) + len(problems),
