@@ -33,6 +33,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from torch import nn
 
+from sonogen.audio.pcm import pcm16_to_float
 from sonogen.config import RunConfig
 from sonogen.data.dataset import DatasetInfo, open_dataset, read_clips, split_indices
 from sonogen.errors import SonogenError
@@ -81,56 +82,6 @@ def collate(items):
     audio = torch.stack([item[0] for item in items])
     labels = torch.tensor([item[1] for item in items], dtype=torch.int64)
     return audio, labels
-
-
-# --------------------------------------------------------------------------------------------
-# augmentation
-
-
-def augment(audio: torch.Tensor) -> torch.Tensor:
-    """Return a randomly augmented copy of ``audio`` [batch, samples] (torch RNG, per clip).
-
-    Each of these is applied to a clip with probability 0.5: gain of -6..+3 dB, a time shift of up
-    to 5% of the clip (zero-filled), a pitch shift of up to +-1 semitone (resampling by linear
-    interpolation, which also changes duration slightly, as a tape would), and white noise 30-50 dB
-    below the clip's RMS. Results are clipped to [-1, 1].
-    """
-    batch, samples = audio.shape
-    device = audio.device
-    out = audio.clone()
-
-    def chosen() -> torch.Tensor:
-        return torch.rand(batch, device=device) < 0.5
-
-    # pitch: resample each chosen clip by 2**(semitones/12)
-    pick = chosen()
-    for i in torch.nonzero(pick).flatten().tolist():
-        ratio = 2 ** (float(torch.empty(1).uniform_(-1, 1)) / 12)
-        positions = torch.arange(samples, device=device, dtype=audio.dtype) * ratio
-        left = positions.floor().long().clamp(max=samples - 1)
-        right = (left + 1).clamp(max=samples - 1)
-        frac = positions - left
-        value = out[i, left] * (1 - frac) + out[i, right] * frac
-        out[i] = torch.where(positions <= samples - 1, value, torch.zeros_like(value))
-    # time shift
-    pick = chosen()
-    max_shift = max(1, samples // 20)
-    for i in torch.nonzero(pick).flatten().tolist():
-        shift = int(torch.randint(-max_shift, max_shift + 1, (1,)))
-        out[i] = torch.roll(out[i], shift)
-        if shift > 0:
-            out[i, :shift] = 0
-        elif shift < 0:
-            out[i, shift:] = 0
-    # gain
-    gain_db = torch.empty(batch, device=device).uniform_(-6, 3)
-    out = torch.where(chosen()[:, None], out * 10 ** (gain_db[:, None] / 20), out)
-    # noise
-    rms = out.pow(2).mean(dim=1, keepdim=True).sqrt()
-    noise_db = torch.empty(batch, 1, device=device).uniform_(30, 50)
-    noise = torch.randn_like(out) * rms * 10 ** (-noise_db / 20)
-    out = torch.where(chosen()[:, None], out + noise, out)
-    return out.clamp(-1, 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,8 +152,8 @@ class TrainingModule(L.LightningModule):
         train = self.run_config.train
         torch.manual_seed(hash_seed(train.seed, self.step_count, self.global_rank))
         audio, labels = batch
-        if train.augment and self.family.data.kind == "audio":
-            audio = augment(audio)
+        if train.augment:
+            audio = self.family.augment(audio)
         optimizers = self.optimizers()
         if not isinstance(optimizers, list):
             optimizers = [optimizers]
@@ -364,9 +315,8 @@ class RunKeeper(L.Callback):
                 count += len(audio)
         if not sums:
             return
-        scores = {f"valid_{key}": value / count for key, value in sums.items()}
-        if "valid_nll" in scores and "valid_perplexity" in scores:
-            scores["valid_perplexity"] = math.exp(scores["valid_nll"])  # not a mean of exps
+        means = module.family.summarise_validation({k: v / count for k, v in sums.items()})
+        scores = {f"valid_{key}": value for key, value in means.items()}
         module.validation = {"step": module.step_count, "clips": count} | scores
         if module.metrics is not None:
             row = {"step": module.step_count, "seconds": round(module.train_seconds, 3)}
@@ -513,7 +463,7 @@ def fit_statistics_from_dataset(family: Family, info: DatasetInfo, seed: int) ->
     indices = split_indices(info, "train")
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(indices, min(STATISTICS_CLIPS, len(indices)), replace=False))
-    clips = np.asarray(read_clips(info)[sample], dtype=np.float32) / 32767.0
+    clips = pcm16_to_float(read_clips(info)[sample])
     family.fit_statistics(clips)
 
 

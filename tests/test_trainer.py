@@ -199,7 +199,7 @@ def test_out_of_budget_and_bad_options(tmp_path, tone_dataset):
 
 
 def test_augment_changes_audio_but_keeps_shape_and_range():
-    from sonogen.trainer import augment
+    from sonogen.audio.augment import augment
 
     torch.manual_seed(0)
     audio = torch.sin(torch.linspace(0, 400, 4096)).repeat(16, 1) * 0.9

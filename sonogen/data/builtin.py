@@ -83,17 +83,13 @@ def make_notes(
     import soxr
     from symusic import Synthesizer
 
-    from sonogen.data.prepare import (
-        _check_out,
-        check_clip_samples,
-        check_sample_rate,
-        write_dataset,
-    )
+    from sonogen.data.prepare import check_clip_samples, check_sample_rate, write_dataset
+    from sonogen.data.writing import check_out
 
     sample_rate = check_sample_rate("--sample-rate", sample_rate)
     clip_samples = check_clip_samples(clip_samples, sample_rate)
     out = Path(out)
-    _check_out(out, force)  # before minutes of rendering; --force replaces only a dataset dir
+    check_out(out, force)  # before minutes of rendering; --force replaces only a dataset dir
     sf_path = soundfont_path()
     synth = Synthesizer(str(sf_path), sample_rate=RENDER_RATE, quality=0)
     fade = np.linspace(1.0, 0.0, max(1, round(FADE_SECONDS * sample_rate)), dtype=np.float32)

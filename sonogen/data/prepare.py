@@ -34,7 +34,6 @@ from sonogen.audio.pcm import float_to_pcm16
 from sonogen.data.writing import (
     FSDD_NAME,
     FSDD_RULE,
-    check_out,
     check_paths,
     check_sample_rate,
     display_name,
@@ -52,9 +51,6 @@ from sonogen.errors import SonogenError
 
 log = logging.getLogger(__name__)
 
-# sonogen.data.builtin and sonogen.music.chorales still import the old private name; drop this
-# once they import check_out from sonogen.data.writing.
-_check_out = check_out
 
 FORMAT_VERSION = 1
 NORMALIZE_MODES = ("peak", "loudness", "none")

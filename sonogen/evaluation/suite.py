@@ -61,13 +61,14 @@ def _fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
 
 def _reference_clips(info, split: str, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Return (indices, float32 clips [k, clip_samples]) of one split, at most `limit`, seeded."""
+    from sonogen.audio.pcm import pcm16_to_float
     from sonogen.data.dataset import read_clips, split_indices
 
     indices = split_indices(info, split)
     if len(indices) > limit:
         rng = np.random.default_rng(seed)
         indices = np.sort(rng.choice(indices, size=limit, replace=False))
-    clips = np.asarray(read_clips(info)[indices], dtype=np.float32) / 32767.0
+    clips = pcm16_to_float(read_clips(info)[indices])
     return indices, clips
 
 

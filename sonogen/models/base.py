@@ -123,10 +123,23 @@ class Family(nn.Module):
         """
         raise NotImplementedError
 
+    def augment(self, batch: torch.Tensor) -> torch.Tensor:
+        """Return a randomly augmented training batch (``train.augment``; torch RNG). Default:
+        audio augmentation (``sonogen.audio.augment``); a family of other data overrides it."""
+        from sonogen.audio.augment import augment
+
+        return augment(batch)
+
     @torch.no_grad()
     def validate(self, audio: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
         """Return held-out scalars for one batch (default: none)."""
         return {}
+
+    def summarise_validation(self, means: dict[str, float]) -> dict[str, float]:
+        """Return the held-out scores of a whole pass from the clip-weighted means of
+        ``validate``'s values (default: the means; a score that is not a mean, such as a
+        perplexity, is recomputed here)."""
+        return means
 
     # --- generation -----------------------------------------------------------------------
     def generate(

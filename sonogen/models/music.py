@@ -162,6 +162,13 @@ class _TokenModel(Family):
         nll = float(total) / max(1, int(count))
         return {"nll": nll, "perplexity": math.exp(min(nll, 50.0))}
 
+    def summarise_validation(self, means):
+        # the perplexity of the pass is exp(mean nll), not the mean of the batches' exps
+        return means | {"perplexity": math.exp(min(means["nll"], 50.0))}
+
+    def augment(self, batch):
+        return batch  # token windows: the audio augmentation does not apply
+
     # --- generation -----------------------------------------------------------------------
     def start(self, prompt: Tensor) -> tuple[Tensor, Any]:
         """Read prompts [n, P]; return (logits [n, vocab] for the next token, state)."""

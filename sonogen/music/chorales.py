@@ -92,13 +92,13 @@ def make_chorales(
     ``limit``: only the first chorales (for a quick try). ``prepare_options`` go to
     :func:`sonogen.music.tokens.prepare_midi` (tokenizer, split, transpose, seq_len, seed).
     """
-    from sonogen.data.prepare import _check_out
+    from sonogen.data.writing import check_out
     from sonogen.music.tokens import prepare_midi
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise SonogenError(f"--limit {limit!r}: must be a whole number, at least 1")
     out = Path(out)
-    _check_out(out, force)
+    check_out(out, force)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sonogen-chorales-") as temporary:
         failed = export_chorales(Path(temporary), limit=limit, progress=progress)
