@@ -7,7 +7,6 @@ lives in :mod:`sonogen.run`, below this module, and is re-exported here.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,44 +45,138 @@ BATCH_SAMPLES = 2**24  # and at most this many samples per batch (long clips go 
 # data
 
 
-def prepare(source: str | Path, out: str | Path, **options: Any):
-    """Turn a folder of audio into a dataset dir; return a PrepareSummary.
-
-    Options are those of :func:`sonogen.data.prepare.prepare` (sample_rate, clip_samples,
-    hop_samples, trim_silence, normalize, labels, split, workers, force, ...).
-    """
+def prepare(
+    source: str | Path,
+    out: str | Path,
+    *,
+    sample_rate: int = 16000,
+    clip_samples: int = 16384,
+    hop_samples: int | None = None,
+    trim_silence: bool = False,
+    top_db: float = 40.0,
+    normalize: str = "peak",
+    labels: str = "folder",
+    split: str = "0.1",
+    group: str = "auto",
+    min_seconds: float = 0.05,
+    workers: int | None = None,
+    force: bool = False,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+):
+    """Turn a folder of audio into a dataset dir; return a PrepareSummary. The options are
+    those of :func:`sonogen.data.prepare.prepare`, which documents them."""
     from sonogen.data.prepare import prepare as prepare_folder
 
-    return prepare_folder(Path(source), Path(out), **options)
+    return prepare_folder(
+        Path(source),
+        Path(out),
+        sample_rate=sample_rate,
+        clip_samples=clip_samples,
+        hop_samples=hop_samples,
+        trim_silence=trim_silence,
+        top_db=top_db,
+        normalize=normalize,
+        labels=labels,
+        split=split,
+        group=group,
+        min_seconds=min_seconds,
+        workers=workers,
+        force=force,
+        seed=seed,
+        progress=progress,
+    )
 
 
-def make_dataset(name: str, out: str | Path, **options: Any) -> Path:
-    """Build a built-in dataset (``notes``: audio; ``chorales``: MIDI tokens) into ``out``."""
+def make_dataset(
+    name: str,
+    out: str | Path,
+    *,
+    sample_rate: int | None = None,
+    clip_samples: int | None = None,
+    force: bool = False,
+) -> Path:
+    """Build a built-in dataset (``notes``: audio; ``chorales``: MIDI tokens) into ``out``;
+    ``sample_rate`` and ``clip_samples`` (audio only; default 16000 and 16384) are ignored for
+    MIDI."""
     if name == "chorales":
         from sonogen.music.chorales import make_chorales
 
-        options.pop("sample_rate", None)  # audio settings have no meaning for MIDI
-        options.pop("clip_samples", None)
-        return make_chorales(Path(out), **options)
+        return make_chorales(Path(out), force=force)
     from sonogen.data.builtin import make_builtin
 
-    return make_builtin(name, Path(out), **options)
+    audio = {"sample_rate": sample_rate, "clip_samples": clip_samples}
+    return make_builtin(
+        name, Path(out), force=force, **{k: v for k, v in audio.items() if v is not None}
+    )
 
 
-def prepare_midi(source: str | Path, out: str | Path, **options: Any):
-    """Tokenize a folder of MIDI files into a dataset dir; returns its summary. Options:
-    tokenizer (REMI, TSD, MIDILike, Structured), split, transpose=(low, high), seq_len, seed,
-    force."""
+def prepare_midi(
+    source: str | Path,
+    out: str | Path,
+    *,
+    tokenizer: str = "REMI",
+    split: str = "0.1",
+    transpose: tuple[int, int] | None = None,
+    seq_len: int = 512,
+    sample_rate: int = 22050,
+    seed: int = 0,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+):
+    """Tokenize a folder of MIDI files into a dataset dir; return its summary (see
+    :func:`sonogen.music.tokens.prepare_midi`: tokenizer REMI, TSD, MIDILike or Structured)."""
     from sonogen.music.tokens import prepare_midi as run_prepare
 
-    return run_prepare(source, out, **options)
+    return run_prepare(
+        source,
+        out,
+        tokenizer=tokenizer,
+        split=split,
+        transpose=transpose,
+        seq_len=seq_len,
+        sample_rate=sample_rate,
+        seed=seed,
+        force=force,
+        progress=progress,
+    )
 
 
-def compose(run: str | Path, out: str | Path, **options: Any) -> list[dict[str, Any]]:
-    """Compose MIDI pieces (and WAVs with render=True) with a music run; one dict per piece."""
+def compose(
+    run: str | Path,
+    out: str | Path,
+    *,
+    bars: int = 16,
+    prime: str | Path | None = None,
+    temperature: float = 1.0,
+    top_p: float = 0.95,
+    n: int = 4,
+    seed: int | None = None,
+    render: bool = False,
+    program: int = 0,
+    soundfont: str | Path | None = None,
+    sample_rate: int = 22050,
+    max_tokens: int | None = None,
+) -> list[dict[str, Any]]:
+    """Compose MIDI pieces (and WAVs with render=True) with a music run; one dict per piece
+    (see :func:`sonogen.music.compose.compose`)."""
     from sonogen.music.compose import compose as run_compose
 
-    return run_compose(run, out, **options)
+    return run_compose(
+        run,
+        out,
+        bars=bars,
+        prime=prime,
+        temperature=temperature,
+        top_p=top_p,
+        n=n,
+        seed=seed,
+        render=render,
+        program=program,
+        soundfont=soundfont,
+        sample_rate=sample_rate,
+        max_tokens=max_tokens,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,15 +221,7 @@ def train(
     checkpoint is started over, and a failed start leaves nothing behind.
     """
     from sonogen import run
-    from sonogen.config import (
-        DataConfig,
-        RunConfig,
-        TrainConfig,
-        build_dataclass,
-        load_run_config,
-        parse_overrides,
-        read_yaml,
-    )
+    from sonogen.config import check_precision, config_layers, new_run_config
     from sonogen.data.dataset import open_dataset
     from sonogen.models.base import flush_denormals
     from sonogen.models.registry import get_family
@@ -145,82 +230,28 @@ def train(
     unknown = sorted(set(train_options) - set(TRAIN_OPTION_NAMES))
     if unknown:
         raise TypeError(f"train() got unexpected options: {', '.join(unknown)}")
-    given = {k: v for k, v in train_options.items() if v is not None}
     if out is None:
         raise SonogenError("--out: say where the run dir goes, e.g. --out runs/wavegan")
     run_dir = Path(out)
-    sections = parse_overrides(list(overrides or []))
-    if isinstance(config, (str, Path)):
-        file_values = read_yaml(Path(config))
-    else:
-        file_values = dict(config or {})
-    extra = sorted(set(file_values) - {"model", "train", "model_name", "data"})
-    if extra:
-        raise SonogenError(f"--config: unknown section {extra[0]!r}; use model: and train:")
-    for section in ("model", "train"):
-        if not isinstance(file_values.get(section) or {}, dict):
-            raise SonogenError(f"--config: the {section}: section must map keys to values")
-
-    # train settings, later layers winning: config file, then --set, then explicit options
-    train_layers = (file_values.get("train") or {}) | sections.get("train", {}) | given
-
+    layers = config_layers(config, overrides, train_options)
     worker = launched_worker()  # rank 0 holds the lock and has made the run dir
     if resume and not run_dir.is_dir():
         run.check_resumable(run_dir)  # never make a folder only to find nothing to resume
-    lock = contextlib.nullcontext() if worker else run.RunLock(run_dir)
-    with lock:
+    with contextlib.nullcontext() if worker else run.RunLock(run_dir):
         try:
+            checkpoint = None
             if resume:
-                run.check_resumable(run_dir)
-                config_path = run_dir / run.CONFIG_NAME
-                run_config = load_run_config(config_path)
-                if model is not None and model != run_config.model_name:
-                    raise SonogenError(
-                        f"--model {model}: {run_dir} is a {run_config.model_name} run; drop --model"
-                    )
-                if sections.get("model") or file_values.get("model"):
-                    raise SonogenError("--set model.*: a resumed run keeps its model settings")
-                train_values = dataclasses.asdict(run_config.train) | train_layers
-                run_config = dataclasses.replace(
-                    run_config, train=build_dataclass(TrainConfig, train_values, "train")
-                )
-                checkpoint = run.read_checkpoint(run_dir / run.CHECKPOINT)
-                run.check_resume(
-                    checkpoint, run_config, open_dataset(run_config.data.path), run_dir
-                )
-                family_class = get_family(run_config.model_name)
+                run_config, checkpoint = run.resumed_config(run_dir, model, layers)
             else:
-                checkpoint = None
                 if not worker:
                     run.prepare_fresh_start(run_dir)
                 if data is None:
                     raise SonogenError("DATA: give a dataset dir made by `sonogen prepare`")
-                model_name = model or file_values.get("model_name") or "wavegan"
+                model_name = model or layers.file.get("model_name") or "wavegan"
                 family_class = get_family(model_name)
-                info = open_dataset(data)
-                model_values = dict(file_values.get("model") or {})
-                model_values.update(sections.get("model", {}))
-                run_config = RunConfig(
-                    model_name=model_name,
-                    data=DataConfig(
-                        path=str(info.path.resolve()),
-                        sample_rate=info.sample_rate,
-                        clip_samples=info.clip_samples,
-                        labels=info.labels,
-                        kind=info.kind,
-                        extra=info.extra or None,
-                    ),
-                    model=build_dataclass(family_class.Config, model_values, "model"),
-                    train=build_dataclass(TrainConfig, train_layers, "train"),
-                )
-            if (
-                run_config.train.precision in {"16", "16-mixed", "16-true"}
-                and not family_class.float16
-            ):
-                raise SonogenError(
-                    f"--precision {run_config.train.precision}: {run_config.model_name} does "
-                    "not train in float16; use bf16-mixed or 32-true"
-                )
+                run_config = new_run_config(model_name, family_class, open_dataset(data), layers)
+            family_class = get_family(run_config.model_name)
+            check_precision(run_config, family_class)
             import torch
 
             torch.manual_seed(run_config.train.seed)  # the initial weights follow the seed too
@@ -448,26 +479,92 @@ def interpolate(
 # evaluation
 
 
-def evaluate(target: str | Path, reference: str | Path, **options: Any):
+def evaluate(
+    target: str | Path,
+    reference: str | Path,
+    *,
+    n: int = 512,
+    embedding: str = "auto",
+    out: str | Path | None = None,
+    seed: int = 0,
+    max_reference: int = 5000,
+    words: Any = None,
+    report: bool = True,
+    progress: Any = None,
+):
     """Evaluate a run dir or a folder of clips against a reference dataset dir.
 
     Returns an ``Evaluation`` (out dir, metrics dict, report path); see
-    :func:`sonogen.evaluation.suite.evaluate` for the options (n, embedding, out, seed, ...).
+    :func:`sonogen.evaluation.suite.evaluate` for what each option does.
     """
     from sonogen.evaluation.suite import evaluate as run_evaluation
 
-    return run_evaluation(target, reference, **options)
+    return run_evaluation(
+        target,
+        reference,
+        n=n,
+        embedding=embedding,
+        out=out,
+        seed=seed,
+        max_reference=max_reference,
+        words=words,
+        report=report,
+        progress=progress,
+    )
 
 
-def compare(runs: list[str | Path], reference: str | Path, out: str | Path, **options: Any):
+def compare(
+    runs: Sequence[str | Path],
+    reference: str | Path,
+    out: str | Path,
+    *,
+    n: int = 512,
+    embedding: str = "auto",
+    seed: int = 0,
+    words: Any = None,
+    report: bool = True,
+    progress: Any = None,
+    on_run: Callable[[Path, Any], None] | None = None,
+):
     """Evaluate several runs alike and write a leaderboard; returns (markdown, html, rows)."""
     from sonogen.evaluation.suite import compare as run_comparison
 
-    return run_comparison(runs, reference, out, **options)
+    return run_comparison(
+        runs,
+        reference,
+        out,
+        n=n,
+        embedding=embedding,
+        seed=seed,
+        words=words,
+        report=report,
+        progress=progress,
+        on_run=on_run,
+    )
 
 
-def train_classifier(data: str | Path, **options: Any):
-    """Train the dataset classifier used by the Inception Score; returns its report."""
+def train_classifier(
+    data: str | Path,
+    *,
+    max_minutes: float = 5.0,
+    max_epochs: int = 30,
+    batch_size: int = 64,
+    learning_rate: float = 3e-3,
+    seed: int = 0,
+    group_folds: int = 1,
+    progress: Any = None,
+):
+    """Train the dataset classifier used by the Inception Score and the default FAD embedding;
+    returns its report (accuracy, and on unheard groups with ``group_folds``)."""
     from sonogen.evaluation.classifier import train_classifier as run_training
 
-    return run_training(data, **options)
+    return run_training(
+        data,
+        max_minutes=max_minutes,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        group_folds=group_folds,
+        progress=progress,
+    )

@@ -342,3 +342,70 @@ def load_run_config(path: Path) -> RunConfig:
         model=build_dataclass(family.Config, values["model"], f"{path}: model"),
         train=build_dataclass(TrainConfig, values.get("train"), f"{path}: train"),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigLayers:
+    """The settings a user gave for a run, by layer: the ``--config`` file's sections and the
+    ``--set`` overrides; ``train`` is the train settings merged, later layers winning (config
+    file, then --set, then explicit options such as --max-steps)."""
+
+    file: dict[str, Any]
+    overrides: dict[str, dict[str, Any]]
+    train: dict[str, Any]
+
+    @property
+    def model(self) -> dict[str, Any]:
+        """The model settings given: the config file's, then --set's."""
+        return dict(self.file.get("model") or {}) | self.overrides.get("model", {})
+
+    @property
+    def changes_model(self) -> bool:
+        return bool(self.overrides.get("model") or self.file.get("model"))
+
+
+def config_layers(
+    config: str | Path | dict | None, overrides: list[str] | None, options: dict[str, Any]
+) -> ConfigLayers:
+    """Return the layers of a run's settings from a YAML file (or dict) with ``model:`` and
+    ``train:`` sections, ``section.key=value`` overrides and explicit train options (None:
+    not given)."""
+    sections = parse_overrides(list(overrides or []))
+    file_values = read_yaml(Path(config)) if isinstance(config, (str, Path)) else dict(config or {})
+    extra = sorted(set(file_values) - {"model", "train", "model_name", "data"})
+    if extra:
+        raise SonogenError(f"--config: unknown section {extra[0]!r}; use model: and train:")
+    for section in ("model", "train"):
+        if not isinstance(file_values.get(section) or {}, dict):
+            raise SonogenError(f"--config: the {section}: section must map keys to values")
+    given = {key: value for key, value in options.items() if value is not None}
+    train = (file_values.get("train") or {}) | sections.get("train", {}) | given
+    return ConfigLayers(file_values, sections, train)
+
+
+def new_run_config(
+    model_name: str, family_class: Any, info: Any, layers: ConfigLayers
+) -> RunConfig:
+    """Return the config of a new run of ``family_class`` on dataset ``info`` (a DatasetInfo)."""
+    return RunConfig(
+        model_name=model_name,
+        data=DataConfig(
+            path=str(info.path.resolve()),
+            sample_rate=info.sample_rate,
+            clip_samples=info.clip_samples,
+            labels=info.labels,
+            kind=info.kind,
+            extra=info.extra or None,
+        ),
+        model=build_dataclass(family_class.Config, layers.model, "model"),
+        train=build_dataclass(TrainConfig, layers.train, "train"),
+    )
+
+
+def check_precision(run_config: RunConfig, family_class: Any) -> None:
+    """Raise unless the family trains at the run's ``train.precision``."""
+    if run_config.train.precision in {"16", "16-mixed", "16-true"} and not family_class.float16:
+        raise SonogenError(
+            f"--precision {run_config.train.precision}: {run_config.model_name} does not train "
+            "in float16; use bf16-mixed or 32-true"
+        )

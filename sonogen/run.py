@@ -469,6 +469,33 @@ def check_resume(checkpoint: dict[str, Any], config, info, run_dir: Path) -> Non
         )
 
 
+def resumed_config(run_dir: Path, model_name: str | None, layers) -> tuple[Any, dict[str, Any]]:
+    """Return (the run's config with the new train settings, its checkpoint) for ``--resume``.
+
+    The resume policy: only train settings may change (``layers``, a config.ConfigLayers, may
+    not touch the model, nor ``model_name`` name another family), and the checkpoint must still
+    belong to config.yaml and the dataset it names (see ``check_resume``).
+    """
+    from sonogen.config import TrainConfig, build_dataclass, load_run_config
+    from sonogen.data.dataset import open_dataset
+
+    check_resumable(run_dir)
+    run_config = load_run_config(run_dir / CONFIG_NAME)
+    if model_name is not None and model_name != run_config.model_name:
+        raise SonogenError(
+            f"--model {model_name}: {run_dir} is a {run_config.model_name} run; drop --model"
+        )
+    if layers.changes_model:
+        raise SonogenError("--set model.*: a resumed run keeps its model settings")
+    train_values = dataclasses.asdict(run_config.train) | layers.train
+    run_config = dataclasses.replace(
+        run_config, train=build_dataclass(TrainConfig, train_values, "train")
+    )
+    checkpoint = read_checkpoint(run_dir / CHECKPOINT)
+    check_resume(checkpoint, run_config, open_dataset(run_config.data.path), run_dir)
+    return run_config, checkpoint
+
+
 def check_family_fits(checkpoint: dict[str, Any], family, path) -> None:
     """Raise unless the checkpoint's family weights have the names and shapes of ``family``'s
     (the model config.yaml describes)."""

@@ -629,10 +629,12 @@ def test_gan_interpolate_checks_steps_and_seeds(gan_run):
         ((1, 2, 2.5), "--steps 2.5"),
         ((-1, 2, 4), "seed A -1: must be a whole number from 0 to 2\\*\\*63-1"),
         ((1, 2**63, 4), "seed B 9223372036854775808"),
-        ((1, "x", 4), "seed B 'x'"),
+        ((1, "x", 4), "two seeds, not one of each"),  # "x" is not a seed, so it is a sound
     ]:
         with pytest.raises(SonogenError, match=needle):
             family.interpolate(*args)
+    with pytest.raises(SonogenError, match="seed B 'x'"):
+        family.interpolate_seeds(1, "x", 4)
     assert family.interpolate(1, 2, 3).shape[0] == 3
 
 
