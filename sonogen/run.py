@@ -807,11 +807,6 @@ class Model:
 
 def load(run: str | Path, device: str = "cpu") -> Model:
     """Load a run dir for generation: YAML config + safetensors weights, never pickle."""
-    from sonogen.config import load_run_config
-    from sonogen.models.base import flush_denormals, read_weights
-    from sonogen.models.registry import get_family
-
-    flush_denormals()  # before any parallel torch work, so that every worker thread has it
     run_dir = Path(run)
     config_path = run_dir / CONFIG_NAME
     weights_path = run_dir / WEIGHTS_NAME
@@ -827,6 +822,12 @@ def load(run: str | Path, device: str = "cpu") -> Model:
             f"{run_dir}: not a finished run ({CONFIG_NAME} or {WEIGHTS_NAME} missing); "
             f"train it or resume it with `sonogen train --resume --out {run_dir}`"
         )
+    # torch is imported only now: a wrong path is refused without the seconds it takes to load
+    from sonogen.config import load_run_config
+    from sonogen.models.base import flush_denormals, read_weights
+    from sonogen.models.registry import get_family
+
+    flush_denormals()  # before any parallel torch work, so that every worker thread has it
     config = load_run_config(config_path)
     family_class = get_family(config.model_name, where=f"{config_path}: model_name")
     try:  # a family refuses settings that do not fit the data (e.g. too long a clip)

@@ -28,11 +28,6 @@ print("EXIT", code, "IMPORTED", ",".join(m for m in {heavy!r} if m in sys.module
 """
 
 NO_RUN = Path("/nonexistent/sonogen-run")
-RUN_DIR_CHECKED_AFTER_TORCH = pytest.mark.xfail(
-    strict=True,
-    reason="sonogen.run.load imports sonogen.models.base (torch) and calls flush_denormals() "
-    "before it checks that the run dir exists",
-)
 
 
 def imported_by(*args: str | Path) -> tuple[int, set[str], str]:
@@ -78,7 +73,6 @@ def test_bad_option_imports_no_torch(tmp_path):
     assert imported == set()
 
 
-@RUN_DIR_CHECKED_AFTER_TORCH
 def test_missing_run_dir_imports_no_torch(tmp_path, wav):
     for args in (
         ["generate", NO_RUN, "--out", tmp_path / "x"],
