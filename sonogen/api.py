@@ -7,6 +7,7 @@ lives in :mod:`sonogen.run`, below this module, and is re-exported here.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -568,3 +569,60 @@ def train_classifier(
         group_folds=group_folds,
         progress=progress,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# the quick start
+
+
+@dataclasses.dataclass(frozen=True)
+class QuickstartResult:
+    data_dir: Path
+    run_dir: Path
+    clips_dir: Path
+    clips: list[Path]
+
+
+def quickstart(
+    out: str | Path = "sonogen-quickstart",
+    *,
+    minutes: float = 4.0,
+    force: bool = False,
+    on_stage: Callable[[str, Any], None] | None = None,
+) -> QuickstartResult:
+    """Build the notes dataset into OUT/notes (once), train the quick-start SpecGAN
+    (``sonogen.quickstart``) for ``minutes`` into OUT/run and generate 16 clips (seed 0) into
+    OUT/generated. An earlier quick start's run is replaced only with ``force``.
+    ``on_stage(name, what)`` is told of each stage: "render" (the dataset dir), "dataset" (the
+    dataset dir), "train" (the model name)."""
+    import shutil
+
+    from sonogen.quickstart import QUICKSTART_MODEL, QUICKSTART_SETTINGS
+
+    def tell(name: str, what: Any) -> None:
+        if on_stage is not None:
+            on_stage(name, what)
+
+    out = Path(out)
+    data_dir, run_dir, clips_dir = out / "notes", out / "run", out / "generated"
+    if run_dir.exists():
+        if not force:
+            raise SonogenError(f"{out}: holds an earlier quickstart; pass --force to start over")
+        shutil.rmtree(run_dir)
+        shutil.rmtree(clips_dir, ignore_errors=True)
+    if not (data_dir / "dataset.json").is_file():
+        tell("render", data_dir)
+        make_dataset("notes", data_dir, force=True)
+    tell("dataset", data_dir)
+    tell("train", QUICKSTART_MODEL)
+    train(
+        data_dir,
+        QUICKSTART_MODEL,
+        run_dir,
+        overrides=QUICKSTART_SETTINGS,
+        max_minutes=minutes,
+        accelerator="cpu",
+        devices="1",
+    )
+    clips, _ = generate(run_dir, 16, clips_dir, seed=0)
+    return QuickstartResult(data_dir, run_dir, clips_dir, clips)

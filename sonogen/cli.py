@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import gc
 import logging
-import shutil
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -656,31 +655,19 @@ def quickstart(
 ) -> None:
     """Build the notes dataset, train a small GAN for a few minutes and generate 16 clips."""
     from sonogen import api
-    from sonogen.quickstart import QUICKSTART_MODEL, QUICKSTART_SETTINGS
 
-    data_dir, run_dir, clips_dir = out / "notes", out / "run", out / "generated"
-    if run_dir.exists():
-        if not force:
-            raise SonogenError(f"{out}: holds an earlier quickstart; pass --force to start over")
-        shutil.rmtree(run_dir)
-        shutil.rmtree(clips_dir, ignore_errors=True)
-    if not (data_dir / "dataset.json").is_file():
-        with console.status("rendering the notes dataset"):
-            api.make_dataset("notes", data_dir, force=True)
-    console.print(f"dataset: {data_dir}")
-    console.print(f"training {QUICKSTART_MODEL} for {minutes:g} minutes")
-    api.train(
-        data_dir,
-        QUICKSTART_MODEL,
-        run_dir,
-        overrides=QUICKSTART_SETTINGS,
-        max_minutes=minutes,
-        accelerator="cpu",
-        devices="1",
-    )
-    paths, seed = api.generate(run_dir, 16, clips_dir, seed=0)
-    console.print(f"run: {run_dir}")
-    console.print(f"{len(paths)} generated clips written to {clips_dir}")
+    messages = {
+        "render": "rendering the notes dataset into {} (once; a minute or two)",
+        "dataset": "dataset: {}",
+        "train": f"training {{}} for {minutes:g} minutes",
+    }
+
+    def stage(name: str, what: Any) -> None:
+        console.print(messages[name].format(what))
+
+    result = api.quickstart(out, minutes=minutes, force=force, on_stage=stage)
+    console.print(f"run: {result.run_dir}")
+    console.print(f"{len(result.clips)} generated clips written to {result.clips_dir}")
 
 
 def _collect_then_freeze() -> None:
