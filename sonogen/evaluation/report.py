@@ -1,5 +1,10 @@
 """report.html and the leaderboard: pages a person opens from disk, with players and pictures.
 
+The evaluation suite's report stage writes here for both paths: ``write_report`` (audio:
+clips, spectrograms, nearest pairs, training curves) and ``write_music_report`` (MIDI tokens:
+statistics, likelihood, memorization, rendered pieces); both use one page skeleton
+(``_write_page``, ``STYLE``) and one table writer (``_table``).
+
 Everything a page shows lies beside it (``audio/*.wav``, ``images/*.png``) and is referred to by a
 relative path, so the folder can be zipped, moved or opened offline; there are no scripts, no
 fonts and no network requests.
@@ -17,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from sonogen.audio.io import write_wav
+from sonogen.evaluation.suite import heldout_count, judge_note, lookup
 
 REPORT_CLIPS = 12  # generated and reference clips with players
 REPORT_PAIRS = 6  # nearest-neighbour pairs shown
@@ -67,6 +73,7 @@ figcaption { font-size: 0.8em; color: #555; }
 
 
 def _escape(value: Any) -> str:
+    """Return `value` as HTML text (quotes escaped too, so it can stand in an attribute)."""
     # a path whose bytes are not UTF-8 (surrogate escapes in Python) shows as backslash escapes,
     # so that the page can always be written as UTF-8
     text = str(value)
@@ -78,6 +85,8 @@ def _escape(value: Any) -> str:
 
 
 def _format(value: Any, digits: int = 3) -> str:
+    """Return a number with `digits` decimals (integers with thousands separators; None, NaN
+    and infinity as "–"), anything else as its text."""
     if value is None:
         return "–"
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -87,6 +96,62 @@ def _format(value: Any, digits: int = 3) -> str:
             return "–"
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    """Return a number to `digits` significant digits (a large float whole; None as "–")."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:.0f}"
+    return str(value)
+
+
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], classes: Sequence[str] = ()
+) -> str:
+    """Return an HTML table. Text cells are escaped; any other cell is a number, right-aligned
+    and shown to 3 significant digits. classes: a CSS class per column for its text cells
+    ("num": text that holds numbers, "note": an explanation)."""
+
+    def cell(column: int, value: Any) -> str:
+        css = classes[column] if column < len(classes) else ""
+        if not isinstance(value, str):
+            value, css = _number(value), "num"
+        return f'<td class="{css}">{_escape(value)}</td>' if css else f"<td>{_escape(value)}</td>"
+
+    head = "".join(f"<th>{_escape(title)}</th>" for title in header)
+    body = "".join(
+        "\n<tr>" + "".join(cell(column, value) for column, value in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _figure(audio_src: str, caption: str, image_src: str | None = None) -> str:
+    """Return an HTML figure: a player of `audio_src` (a path relative to the page), the picture
+    at `image_src` above it where given, the caption below."""
+    image = ""
+    if image_src:
+        image = f'<img src="{_escape(image_src)}" alt="spectrogram of {_escape(caption)}">'
+    return (
+        f'<figure>{image}<audio controls preload="none" src="{_escape(audio_src)}"></audio>'
+        f"<figcaption>{_escape(caption)}</figcaption></figure>"
+    )
+
+
+def _write_page(path: Path, title: str, body: Sequence[str]) -> Path:
+    """Write one self-contained page (its head holds STYLE; `body` is HTML lines); return it."""
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_escape(title)}</h1>",
+        *body,
+        "</body></html>",
+    ]
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +279,10 @@ def _confusion_png(path: Path, confusion: dict[str, Any], title: str, xlabel: st
     plt.close(figure)
 
 
+# --------------------------------------------------------------------------------------------
+# the per-label view
+
+
 def _per_label_section(out: Path, metrics: dict[str, Any]) -> list[str]:
     """Return the HTML of the per-label view: accuracy per asked label (classifier and
     recogniser, generated beside real held-out clips) and the confusion pictures."""
@@ -230,7 +299,6 @@ def _per_label_section(out: Path, metrics: dict[str, Any]) -> list[str]:
     )
     if not labels:
         return []
-    parts = ["<h2>Per label</h2>", "<table><tr><th>label</th>"]
     columns = [
         ("classifier: generated", generated_labels),
         ("classifier: real held-out", heldout_labels),
@@ -238,19 +306,9 @@ def _per_label_section(out: Path, metrics: dict[str, Any]) -> list[str]:
         ("recogniser: real held-out", heldout_heard),
     ]
     columns = [(title, result) for title, result in columns if result.get("per_label")]
-    parts.append("".join(f"<th>{_escape(title)}</th>" for title, _ in columns) + "</tr>")
-    for label in labels:
-        cells = []
-        for _, result in columns:
-            value = result["per_label"].get(label)
-            count = (result.get("per_label_n") or {}).get(label)
-            if count is None and "confusion" in result and label in result["confusion"]["rows"]:
-                row = result["confusion"]["rows"].index(label)
-                count = sum(result["confusion"]["counts"][row])
-            text = _format(value) + (f" (n {count})" if count is not None else "")
-            cells.append(f"<td class=num>{_escape(text)}</td>")
-        parts.append(f"<tr><td>{_escape(label)}</td>{''.join(cells)}</tr>")
-    parts.append("</table>")
+    rows = [[label, *(_label_cell(result, label) for _, result in columns)] for label in labels]
+    header = ["label", *(title for title, _ in columns)]
+    parts = ["<h2>Per label</h2>", _table(header, rows, ("", *["num"] * len(columns)))]
     parts.append(
         '<p class="note">Share of the clips asked for each label that the dataset classifier '
         "assigns to it, and that the speech recogniser hears as its word; the real held-out "
@@ -258,35 +316,26 @@ def _per_label_section(out: Path, metrics: dict[str, Any]) -> list[str]:
         + _escape(judge_text(quality.get("label_accuracy") or quality.get("inception_score")))
         + "</p>"
     )
+    return parts + _confusion_figures(out, generated_labels, heldout_labels, heard)
+
+
+def _confusion_figures(
+    out: Path, generated_labels: dict, heldout_labels: dict, heard: dict
+) -> list[str]:
+    """Return the HTML of the confusion pictures (the classifier's on the generated clips, else
+    on the held-out ones; the recogniser's), writing them under images/."""
     pictures = []
-    if generated_labels.get("confusion"):
+    if generated_labels.get("confusion") or heldout_labels.get("confusion"):
+        on_generated = bool(generated_labels.get("confusion"))
+        confusion = (generated_labels if on_generated else heldout_labels)["confusion"]
+        clips = "generated clips" if on_generated else "real held-out clips"
         pictures.append(
-            (
-                "confusion_classifier",
-                generated_labels["confusion"],
-                "dataset classifier, generated clips",
-                "predicted label",
-            )
-        )
-    elif heldout_labels.get("confusion"):
-        pictures.append(
-            (
-                "confusion_classifier",
-                heldout_labels["confusion"],
-                "dataset classifier, real held-out clips",
-                "predicted label",
-            )
+            ("confusion_classifier", confusion, f"dataset classifier, {clips}", "predicted label")
         )
     if heard.get("confusion"):
-        pictures.append(
-            (
-                "confusion_recogniser",
-                heard["confusion"],
-                "speech recogniser, generated clips",
-                "word heard",
-            )
-        )
-    parts.append("<div class=pair>")
+        title = "speech recogniser, generated clips"
+        pictures.append(("confusion_recogniser", heard["confusion"], title, "word heard"))
+    parts = ["<div class=pair>"]
     for stem, confusion, title, xlabel in pictures:
         _confusion_png(out / "images" / f"{stem}.png", confusion, title, xlabel)
         parts.append(
@@ -296,6 +345,16 @@ def _per_label_section(out: Path, metrics: dict[str, Any]) -> list[str]:
         )
     parts.append("</div>")
     return parts
+
+
+def _label_cell(result: dict[str, Any], label: str) -> str:
+    """Return one label's accuracy in a per-label result, with its n where known."""
+    value = result["per_label"].get(label)
+    count = (result.get("per_label_n") or {}).get(label)
+    if count is None and "confusion" in result and label in result["confusion"]["rows"]:
+        row = result["confusion"]["rows"].index(label)
+        count = sum(result["confusion"]["counts"][row])
+    return _format(value) + (f" (n {count})" if count is not None else "")
 
 
 def judge_text(scores: dict[str, Any] | None) -> str:
@@ -312,159 +371,7 @@ def judge_text(scores: dict[str, Any] | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# the report page
-
-
-def _clip_figure(out: Path, stem: str, audio: np.ndarray, sample_rate: int, caption: str) -> str:
-    """Write audio/STEM.wav and images/STEM.png; return the HTML figure that shows them."""
-    write_wav(out / "audio" / f"{stem}.wav", np.nan_to_num(audio), sample_rate)
-    _spectrogram_png(out / "images" / f"{stem}.png", audio, sample_rate)
-    return (
-        f'<figure><img src="images/{stem}.png" alt="spectrogram of {_escape(caption)}">'
-        f'<audio controls preload="none" src="audio/{stem}.wav"></audio>'
-        f"<figcaption>{_escape(caption)}</figcaption></figure>"
-    )
-
-
-def _metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """Return (name, generated, real held-out, explanation) rows for the metric table."""
-
-    def get(section: Any, *keys: str) -> Any:
-        for key in keys:
-            if not isinstance(section, dict):
-                return None
-            section = section.get(key)
-        return section
-
-    def with_spread(value: Any, spread: Any, digits: int = 3) -> str:
-        if value is None:
-            return "–"
-        return _format(value, digits) + (f" ± {_format(spread, digits)}" if spread else "")
-
-    from sonogen.evaluation.suite import heldout_count, judge_note
-
-    q, d, h = metrics["quality"], metrics["diversity"], metrics.get("heldout_real")
-    signal = metrics["signal"]
-    fad_ci = get(q, "fad", "ci95")
-    judged = judge_note(q.get("inception_score"))
-    judged = f" ({judged})" if judged else ""
-    rows = [
-        ("clips (n)", _format(metrics["n"]), _escape(heldout_count(metrics)), "clips scored."),
-        (
-            "FAD",
-            _format(get(q, "fad", "value"))
-            + (f" (95% CI {_format(fad_ci[0])}–{_format(fad_ci[1])})" if fad_ci else ""),
-            _format(get(h, "fad", "value")),
-            EXPLANATIONS["FAD"],
-        ),
-        (
-            "FAD-infinity",
-            with_spread(get(q, "fad_infinity", "value"), get(q, "fad_infinity", "stderr")),
-            "–",
-            EXPLANATIONS["FAD-infinity"],
-        ),
-        (
-            "Inception Score" + judged,
-            with_spread(get(q, "inception_score", "mean"), get(q, "inception_score", "std"), 2)
-            if q.get("inception_score")
-            else "– (" + _escape(q.get("inception_score_reason", "")) + ")",
-            with_spread(get(h, "inception_score", "mean"), get(h, "inception_score", "std"), 2),
-            EXPLANATIONS["Inception Score"],
-        ),
-    ]
-    if q.get("label_accuracy"):
-        rows.append(
-            (
-                "label accuracy" + judged,
-                with_spread(get(q, "label_accuracy", "value"), get(q, "label_accuracy", "stderr")),
-                _format(get(h, "label_accuracy", "value")),
-                EXPLANATIONS["label accuracy"],
-            )
-        )
-    heard = metrics.get("intelligibility") or {}
-    if heard.get("accuracy") is not None:
-        rows.append(
-            (
-                f"intelligibility (chance {_format(heard.get('chance'))})",
-                _format(heard["accuracy"]),
-                _format(get(h, "intelligibility", "accuracy")),
-                EXPLANATIONS["intelligibility"] + " " + _escape(heard.get("recogniser", "")),
-            )
-        )
-    elif heard.get("skipped"):
-        rows.append(("intelligibility", "–", "–", _escape(heard["skipped"])))
-    rows += [
-        (
-            "NDB/K",
-            f"{_format(get(d, 'ndb', 'ndb_over_k'))} ({get(d, 'ndb', 'ndb')} of "
-            f"{get(d, 'ndb', 'k')} bins)",
-            _format(get(h, "ndb", "ndb_over_k")),
-            EXPLANATIONS["NDB/K"],
-        ),
-        (
-            "diversity ratio",
-            with_spread(get(d, "pairwise", "ratio"), get(d, "pairwise", "ratio_stderr")),
-            _format(get(h, "pairwise", "ratio")),
-            EXPLANATIONS["diversity ratio"],
-        ),
-        (
-            "memorized share",
-            _format(get(metrics, "memorization", "flagged_share"))
-            + (
-                f" (threshold {_format(get(metrics, 'memorization', 'threshold'))})"
-                if get(metrics, "memorization", "threshold") is not None
-                else " (" + _escape(get(metrics, "memorization", "reason") or "") + ")"
-            ),
-            "–",
-            EXPLANATIONS["memorized share"],
-        ),
-        (
-            "silent / clipped / NaN",
-            " / ".join(
-                _format(signal.get(key)) for key in ("silent_share", "clipped_share", "nan_share")
-            ),
-            "–",
-            EXPLANATIONS["silent / clipped / NaN"],
-        ),
-        (
-            "RMS loudness (dBFS)",
-            "median {} (5–95%: {} to {})".format(
-                _format(get(signal, "rms_db", "p50"), 1),
-                _format(get(signal, "rms_db", "p5"), 1),
-                _format(get(signal, "rms_db", "p95"), 1),
-            ),
-            "–",
-            "loudness of the generated clips.",
-        ),
-    ]
-    reconstruction = metrics.get("reconstruction")
-    if reconstruction:
-        rows += [
-            (
-                "SI-SDR (dB)",
-                with_spread(
-                    get(reconstruction, "si_sdr", "mean"),
-                    get(reconstruction, "si_sdr", "stderr"),
-                    2,
-                ),
-                "–",
-                EXPLANATIONS["SI-SDR"],
-            ),
-            (
-                "multi-resolution STFT distance",
-                _format(reconstruction.get("multi_resolution_stft")),
-                "–",
-                "spectral convergence + log-magnitude distance of reconstructions "
-                "(lower is better).",
-            ),
-            (
-                "log-mel L1",
-                _format(reconstruction.get("log_mel_l1")),
-                "–",
-                "mean absolute log-mel difference of reconstructions (lower is better).",
-            ),
-        ]
-    return rows
+# the audio report: sections of report.html
 
 
 def write_report(
@@ -479,7 +386,8 @@ def write_report(
     generated_names: Sequence[str] | None = None,
     run_dir: Path | None = None,
 ) -> Path:
-    """Write report.html (and its audio/ and images/) into `out`; return its path.
+    """Report (audio path): write report.html (and its audio/ and images/) into `out`; return
+    its path.
 
     generated, reference: float32 [n, samples]; the first clips of each get players and
     spectrograms, the closest generated-training pairs of metrics["memorization"] are shown side by
@@ -489,13 +397,23 @@ def write_report(
     for folder in ("audio", "images"):
         for old in (out / folder).glob("*"):  # a report written again shows only its own clips
             old.unlink()
-    target = metrics["target"]
-    title = f"sonogen evaluation: {Path(target['path']).name}"
+    clips = (out, generated, reference, reference_indices, sample_rate)
+    body = [
+        *_summary_section(metrics),
+        *_metrics_section(metrics),
+        *_per_label_section(out, metrics),
+        *_clips_section(*clips, generated_names),
+        *_curves_section(out, run_dir),
+        *_pairs_section(*clips, metrics.get("memorization") or {}),
+    ]
+    title = f"sonogen evaluation: {Path(metrics['target']['path']).name}"
+    return _write_page(out / "report.html", title, body)
+
+
+def _summary_section(metrics: dict[str, Any]) -> list[str]:
+    """Return the HTML lines saying what was evaluated against what, how, and what was skipped."""
+    target, reference, embedding = metrics["target"], metrics["reference"], metrics["embedding"]
     parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_escape(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{_escape(title)}</h1>",
         "<p>",
         f"Evaluated: {_escape(target['path'])} ({_escape(target['kind'])}"
         + (f", model {_escape(target['model'])}" if target.get("model") else "")
@@ -506,16 +424,13 @@ def write_report(
             else ""
         )
         + ")<br>",
-        f"Reference: {_escape(metrics['reference']['path'])} "
-        f"({metrics['reference']['train_clips']:,} train clips, "
-        f"{metrics['reference']['valid_clips']:,} held-out), "
-        f"{metrics['reference']['sample_rate']} Hz<br>",
+        f"Reference: {_escape(reference['path'])} ({reference['train_clips']:,} train clips, "
+        f"{reference['valid_clips']:,} held-out), {reference['sample_rate']} Hz<br>",
         f"n = {metrics['n']:,} generated clips, seed {metrics['seed']}, embedding "
-        f"<code>{_escape(metrics['embedding']['name'])}</code> "
-        f"({metrics['embedding']['dim']} dimensions"
+        f"<code>{_escape(embedding['name'])}</code> ({embedding['dim']} dimensions"
         + (
             ", each scaled by its spread over the reference clips"
-            if metrics["embedding"].get("standardized")
+            if embedding.get("standardized")
             else ""
         )
         + ")",
@@ -536,24 +451,193 @@ def write_report(
             + ("…" if len(skipped) > 10 else "")
             + "</p>"
         )
+    return parts
 
-    parts.append("<h2>Metrics</h2><table><tr><th>metric</th><th>generated</th>")
-    parts.append("<th>real held-out clips</th><th>what it means</th></tr>")
-    for name, value, real, note in _metric_rows(metrics):
-        parts.append(
-            f"<tr><td>{_escape(name)}</td><td class=num>{value}</td><td class=num>{real}</td>"
-            f'<td class="note">{_escape(note)}</td></tr>'
-        )
-    parts.append("</table>")
-    parts.append(
+
+def _metrics_section(metrics: dict[str, Any]) -> list[str]:
+    """Return the HTML of the metric table: each number beside the real held-out clips' and
+    what it means."""
+    header = ["metric", "generated", "real held-out clips", "what it means"]
+    rows = _quality_rows(metrics) + _diversity_rows(metrics) + _reconstruction_rows(metrics)
+    return [
+        "<h2>Metrics</h2>",
+        _table(header, rows, ("", "num", "num", "note")),
         f'<p class="note">{_escape(EXPLANATIONS["real held-out clips"])} '
         f"{_escape(judge_text(metrics['quality'].get('inception_score')))} "
         "Every number, with its n and spread, is in "
-        '<a href="metrics.json">metrics.json</a>.</p>'
-    )
-    parts += _per_label_section(out, metrics)
+        '<a href="metrics.json">metrics.json</a>.</p>',
+    ]
 
-    parts.append("<h2>Generated clips</h2><div class=grid>")
+
+def _with_spread(value: Any, spread: Any, digits: int = 3) -> str:
+    """Return "value ± spread" (the spread left out where there is none)."""
+    if value is None:
+        return "–"
+    return _format(value, digits) + (f" ± {_format(spread, digits)}" if spread else "")
+
+
+Row = tuple[str, str, str, str]  # (name, generated, real held-out, explanation), all text
+
+
+def _quality_rows(metrics: dict[str, Any]) -> list[Row]:
+    """Return the metric table's rows of n, FAD, IS, label accuracy and intelligibility."""
+    q, h = metrics["quality"], metrics.get("heldout_real")
+    fad_ci = lookup(q, "fad", "ci95")
+    judged = judge_note(q.get("inception_score"))
+    judged = f" ({judged})" if judged else ""
+    rows = [
+        ("clips (n)", _format(metrics["n"]), heldout_count(metrics), "clips scored."),
+        (
+            "FAD",
+            _format(lookup(q, "fad", "value"))
+            + (f" (95% CI {_format(fad_ci[0])}–{_format(fad_ci[1])})" if fad_ci else ""),
+            _format(lookup(h, "fad", "value")),
+            EXPLANATIONS["FAD"],
+        ),
+        (
+            "FAD-infinity",
+            _with_spread(lookup(q, "fad_infinity", "value"), lookup(q, "fad_infinity", "stderr")),
+            "–",
+            EXPLANATIONS["FAD-infinity"],
+        ),
+        (
+            "Inception Score" + judged,
+            _with_spread(
+                lookup(q, "inception_score", "mean"), lookup(q, "inception_score", "std"), 2
+            )
+            if q.get("inception_score")
+            else "– (" + q.get("inception_score_reason", "") + ")",
+            _with_spread(
+                lookup(h, "inception_score", "mean"), lookup(h, "inception_score", "std"), 2
+            ),
+            EXPLANATIONS["Inception Score"],
+        ),
+    ]
+    if q.get("label_accuracy"):
+        rows.append(
+            (
+                "label accuracy" + judged,
+                _with_spread(
+                    lookup(q, "label_accuracy", "value"), lookup(q, "label_accuracy", "stderr")
+                ),
+                _format(lookup(h, "label_accuracy", "value")),
+                EXPLANATIONS["label accuracy"],
+            )
+        )
+    heard = metrics.get("intelligibility") or {}
+    if heard.get("accuracy") is not None:
+        rows.append(
+            (
+                f"intelligibility (chance {_format(heard.get('chance'))})",
+                _format(heard["accuracy"]),
+                _format(lookup(h, "intelligibility", "accuracy")),
+                EXPLANATIONS["intelligibility"] + " " + heard.get("recogniser", ""),
+            )
+        )
+    elif heard.get("skipped"):
+        rows.append(("intelligibility", "–", "–", heard["skipped"]))
+    return rows
+
+
+def _diversity_rows(metrics: dict[str, Any]) -> list[Row]:
+    """Return the metric table's rows of NDB/K, diversity, memorization and signal checks."""
+    d, h, signal = metrics["diversity"], metrics.get("heldout_real"), metrics["signal"]
+    memorization = metrics.get("memorization") or {}
+    threshold = memorization.get("threshold")
+    return [
+        (
+            "NDB/K",
+            f"{_format(lookup(d, 'ndb', 'ndb_over_k'))} ({lookup(d, 'ndb', 'ndb')} of "
+            f"{lookup(d, 'ndb', 'k')} bins)",
+            _format(lookup(h, "ndb", "ndb_over_k")),
+            EXPLANATIONS["NDB/K"],
+        ),
+        (
+            "diversity ratio",
+            _with_spread(lookup(d, "pairwise", "ratio"), lookup(d, "pairwise", "ratio_stderr")),
+            _format(lookup(h, "pairwise", "ratio")),
+            EXPLANATIONS["diversity ratio"],
+        ),
+        (
+            "memorized share",
+            _format(memorization.get("flagged_share"))
+            + (
+                f" (threshold {_format(threshold)})"
+                if threshold is not None
+                else " (" + (memorization.get("reason") or "") + ")"
+            ),
+            "–",
+            EXPLANATIONS["memorized share"],
+        ),
+        (
+            "silent / clipped / NaN",
+            " / ".join(
+                _format(signal.get(key)) for key in ("silent_share", "clipped_share", "nan_share")
+            ),
+            "–",
+            EXPLANATIONS["silent / clipped / NaN"],
+        ),
+        (
+            "RMS loudness (dBFS)",
+            "median {} (5–95%: {} to {})".format(
+                _format(lookup(signal, "rms_db", "p50"), 1),
+                _format(lookup(signal, "rms_db", "p5"), 1),
+                _format(lookup(signal, "rms_db", "p95"), 1),
+            ),
+            "–",
+            "loudness of the generated clips.",
+        ),
+    ]
+
+
+def _reconstruction_rows(metrics: dict[str, Any]) -> list[Row]:
+    """Return the metric table's rows of reconstruction (none for a family that cannot)."""
+    reconstruction = metrics.get("reconstruction")
+    if not reconstruction:
+        return []
+    return [
+        (
+            "SI-SDR (dB)",
+            _with_spread(
+                lookup(reconstruction, "si_sdr", "mean"),
+                lookup(reconstruction, "si_sdr", "stderr"),
+                2,
+            ),
+            "–",
+            EXPLANATIONS["SI-SDR"],
+        ),
+        (
+            "multi-resolution STFT distance",
+            _format(reconstruction.get("multi_resolution_stft")),
+            "–",
+            "spectral convergence + log-magnitude distance of reconstructions (lower is better).",
+        ),
+        (
+            "log-mel L1",
+            _format(reconstruction.get("log_mel_l1")),
+            "–",
+            "mean absolute log-mel difference of reconstructions (lower is better).",
+        ),
+    ]
+
+
+def _clip_figure(out: Path, stem: str, audio: np.ndarray, sample_rate: int, caption: str) -> str:
+    """Write audio/STEM.wav and images/STEM.png; return the HTML figure that shows them."""
+    write_wav(out / "audio" / f"{stem}.wav", np.nan_to_num(audio), sample_rate)
+    _spectrogram_png(out / "images" / f"{stem}.png", audio, sample_rate)
+    return _figure(f"audio/{stem}.wav", caption, f"images/{stem}.png")
+
+
+def _clips_section(
+    out: Path,
+    generated: np.ndarray,
+    reference: np.ndarray,
+    reference_indices: np.ndarray,
+    sample_rate: int,
+    generated_names: Sequence[str] | None,
+) -> list[str]:
+    """Return the HTML of the first generated and reference clips, writing their files."""
+    parts = ["<h2>Generated clips</h2><div class=grid>"]
     for i in range(min(REPORT_CLIPS, len(generated))):
         caption = generated_names[i] if generated_names else f"generated {i}"
         parts.append(_clip_figure(out, f"generated_{i:02d}", generated[i], sample_rate, caption))
@@ -562,59 +646,121 @@ def write_report(
         caption = f"training clip {int(reference_indices[i])}"
         parts.append(_clip_figure(out, f"reference_{i:02d}", reference[i], sample_rate, caption))
     parts.append("</div>")
+    return parts
 
-    if run_dir is not None:
-        curves = _read_metrics_csv(Path(run_dir) / "metrics.csv")
-        if curves:
-            _curves_png(out / "images" / "training_curves.png", curves)
-            parts.append("<h2>Training curves</h2>")
-            parts.append(
-                '<p><img src="images/training_curves.png" alt="training curves" '
-                'style="max-width:100%"></p>'
-            )
 
-    memorization = metrics.get("memorization") or {}
-    if memorization.get("similarity"):
-        from sonogen.evaluation.metrics import closest_pairs
+def _curves_section(out: Path, run_dir: Path | None) -> list[str]:
+    """Return the HTML of a run's training curves (none for a folder), writing the picture."""
+    curves = _read_metrics_csv(Path(run_dir) / "metrics.csv") if run_dir is not None else {}
+    if not curves:
+        return []
+    _curves_png(out / "images" / "training_curves.png", curves)
+    return [
+        "<h2>Training curves</h2>",
+        '<p><img src="images/training_curves.png" alt="training curves" '
+        'style="max-width:100%"></p>',
+    ]
 
-        parts.append("<h2>Nearest training clips</h2>")
-        parts.append(
-            '<p class="note">The generated clips closest to a training clip, with that clip. '
-            "Pairs above the threshold "
-            f"({_format(memorization.get('threshold'))}) are flagged as likely copies.</p>"
-        )
-        for generated_index, train_index, similarity in closest_pairs(memorization, REPORT_PAIRS):
-            dataset_index = int(reference_indices[train_index])
-            flag = (
-                " — flagged"
-                if memorization.get("threshold") is not None
-                and similarity > memorization["threshold"]
-                else ""
-            )
-            parts.append(f"<p>similarity {similarity:.4f}{flag}</p><div class=pair>")
-            parts.append(
-                _clip_figure(
-                    out,
-                    f"pair_{generated_index:04d}_generated",
-                    generated[generated_index],
-                    sample_rate,
-                    f"generated {generated_index}",
-                )
-            )
-            parts.append(
-                _clip_figure(
-                    out,
-                    f"pair_{generated_index:04d}_training",
-                    reference[train_index],
-                    sample_rate,
-                    f"training clip {dataset_index}",
-                )
-            )
-            parts.append("</div>")
-    parts.append("</body></html>")
-    path = out / "report.html"
-    path.write_text("\n".join(parts), encoding="utf-8")
-    return path
+
+def _pairs_section(
+    out: Path,
+    generated: np.ndarray,
+    reference: np.ndarray,
+    reference_indices: np.ndarray,
+    sample_rate: int,
+    memorization: dict[str, Any],
+) -> list[str]:
+    """Return the HTML of the generated clips closest to a training clip, side by side with it,
+    writing their files (nothing where memorization measured no similarities)."""
+    from sonogen.evaluation.metrics import closest_pairs
+
+    if not memorization.get("similarity"):
+        return []
+    threshold = memorization.get("threshold")
+    parts = [
+        "<h2>Nearest training clips</h2>",
+        '<p class="note">The generated clips closest to a training clip, with that clip. '
+        f"Pairs above the threshold ({_format(threshold)}) are flagged as likely copies.</p>",
+    ]
+    for generated_index, train_index, similarity in closest_pairs(memorization, REPORT_PAIRS):
+        flag = " — flagged" if threshold is not None and similarity > threshold else ""
+        stem = f"pair_{generated_index:04d}"
+        parts += [
+            f"<p>similarity {similarity:.4f}{flag}</p><div class=pair>",
+            _clip_figure(
+                out,
+                f"{stem}_generated",
+                generated[generated_index],
+                sample_rate,
+                f"generated {generated_index}",
+            ),
+            _clip_figure(
+                out,
+                f"{stem}_training",
+                reference[train_index],
+                sample_rate,
+                f"training clip {int(reference_indices[train_index])}",
+            ),
+            "</div>",
+        ]
+    return parts
+
+
+# --------------------------------------------------------------------------------------------
+# the music report
+
+
+def write_music_report(
+    out: Path, metrics: dict[str, Any], audio: Sequence[tuple[Path, str]]
+) -> Path:
+    """Report (music path): write report.html into `out`: the metric tables and players of the
+    rendered pieces (`audio`: (WAV path under `out`, caption) pairs); return its path."""
+    out = Path(out)
+    valid = metrics.get("valid") or {}
+    memo = metrics["memorization"]
+    shared, baseline = memo["longest_shared_tokens"], memo["held_out_baseline"] or {}
+    statistics = _table(
+        ["statistic", "generated", f"reference ({metrics['reference_pieces']} pieces)", "overlap"],
+        [
+            [
+                name,
+                f"{_number(e['generated']['mean'])} ± {_number(e['generated']['std'])}",
+                f"{_number(e['reference']['mean'])} ± {_number(e['reference']['std'])}",
+                e["overlap"],
+            ]
+            for name, e in metrics["statistics"].items()
+        ],
+        ("", "num", "num"),
+    )
+    likelihood = _table(
+        ["nats per token", "perplexity", "tokens"],
+        [[valid.get("nll"), valid.get("perplexity"), valid.get("tokens")]],
+    )
+    memorization = _table(
+        ["longest run of tokens shared with a training piece", "mean", "max"],
+        [
+            ["generated pieces", shared["mean"], shared["max"]],
+            ["held-out pieces (baseline)", baseline.get("mean"), baseline.get("max")],
+        ],
+    )
+    players = "".join(_figure(wav.relative_to(out).as_posix(), caption) for wav, caption in audio)
+    settings = (
+        f"Reference {metrics['reference']}; {metrics['n']} pieces of {metrics['bars']} bars, "
+        f"seed {metrics['seed']}, temperature {metrics['temperature']}, top-p "
+        f"{metrics['top_p']}; {metrics['empty_pieces']} empty, "
+        f"{metrics['incomplete_pieces']} incomplete."
+    )
+    body = [
+        f"<p class=note>{_escape(settings)}</p>",
+        f"<h2>Held-out likelihood</h2>{likelihood}",
+        f"<h2>Statistics (mean ± std)</h2>{statistics}",
+        "<p class=note>Overlap: the shared area of the two kernel density estimates (1: the same",
+        f"distribution, 0: disjoint). Mean overlap {_number(metrics['mean_overlap'])}.</p>",
+        f"<h2>Memorization</h2>{memorization}",
+        f"<h2>Listen</h2><div class=grid>{players}</div>",
+    ]
+    title = f"{metrics['model']}: {metrics['run']}"
+    return _write_page(out / "report.html", title, body)
 
 
 # --------------------------------------------------------------------------------------------
@@ -659,9 +805,6 @@ def write_leaderboard(
     markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8"><title>sonogen leaderboard</title>',
-        f"<style>{STYLE}</style></head><body><h1>sonogen leaderboard</h1>",
         f"<p>{_escape(header.replace('`', ''))} Each run's name links to its report.</p>",
         "<table><tr>" + "".join(f"<th>{_escape(t)}</th>" for _, t, _ in columns) + "</tr>",
     ]
@@ -676,7 +819,5 @@ def write_leaderboard(
                 text = _format(row.get(key), 3 if digits is None else digits)
                 cells.append(f"<td class=num>{_escape(text)}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</table></body></html>")
-    page = out / "leaderboard.html"
-    page.write_text("\n".join(parts), encoding="utf-8")
-    return markdown, page
+    parts.append("</table>")
+    return markdown, _write_page(out / "leaderboard.html", "sonogen leaderboard", parts)

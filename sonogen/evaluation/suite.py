@@ -1,13 +1,25 @@
 """The evaluation suite: the same numbers for every family (DESIGN.md, "Evaluation").
 
 ``evaluate()`` takes a run dir (it generates the clips itself, with a fixed seed) or a folder of
-audio files, and a reference dataset dir. It embeds both, computes quality (FAD, FAD-infinity,
-Inception Score), diversity (NDB/K, pairwise distance ratio), memorization, reconstruction (for
-families that encode and decode) and signal checks, and writes ``metrics.json`` and
-``report.html`` into the output dir. ``compare()`` does that for several runs with the same seed,
-n and embedding and writes a leaderboard.
+audio files, and a reference dataset dir, and runs named stages:
 
-Which real clips play which part:
+    checks -> load -> embed -> score -> metrics.json -> report
+
+Each kind of reference dataset has its *path*, a class with those stage methods (the
+``EvaluationPath`` protocol), looked up by the dataset's kind in ``EVALUATIONS``:
+
+- ``AudioEvaluation`` (here), for an audio dataset: it embeds both sides and computes quality
+  (FAD, FAD-infinity, Inception Score), diversity (NDB/K, pairwise distance ratio),
+  memorization, reconstruction (for families that encode and decode) and signal checks;
+- ``MusicEvaluation`` (``sonogen.music.metrics``), for MIDI tokens: held-out likelihood, music
+  statistics and memorization by shared runs of tokens.
+
+Both write ``metrics.json`` and ``report.html`` (``sonogen.evaluation.report``) into the output
+dir. A run of the other kind (its family's ``tokens`` against the path's) is refused.
+``compare()`` evaluates several runs with the same seed, n and embedding and writes a
+leaderboard.
+
+Which real clips play which part on the audio path:
 - quality and diversity compare the generated clips with the reference dataset's *train* split
   (what the model was asked to imitate), at most ``max_reference`` of them, chosen by the seed;
 - memorization looks for each generated clip's nearest train clip, and calibrates its threshold on
@@ -25,11 +37,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from sonogen.errors import SonogenError
+from sonogen.music.metrics import MusicEvaluation
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +61,323 @@ class Evaluation:
     report: Path
 
 
+@dataclass(frozen=True)
+class Options:
+    """What evaluate() was asked, checked; each path reads what it needs (music: n, seed)."""
+
+    n: int
+    seed: int
+    embedding: str = "auto"
+    max_reference: int = 5000
+    words: Any = None
+    progress: Progress | None = None
+
+
+class EvaluationPath(Protocol):
+    """How one kind of reference dataset is evaluated, in the stages run_stages() runs in order.
+
+    ``sides`` is what load read (the generated side and the reference side), ``embedded`` what
+    embed made of them; score returns metrics.json's content.
+    """
+
+    tokens: ClassVar[bool]  # the runs it evaluates make tokens (their family's ``tokens``)
+    wrong_run: ClassVar[str]  # the refusal of a run of the other kind; {target}, {reference}
+    options: Options
+
+    def check(self, target: Path) -> Path:
+        """Checks: raise where this path cannot evaluate `target`; return the default out dir."""
+        ...
+
+    def load(self, target: Path, info: Any) -> Any:
+        """Load: the generated side and the reference side."""
+        ...
+
+    def embed(self, sides: Any) -> Any:
+        """Embed: both sides in the space they are compared in."""
+        ...
+
+    def score(self, sides: Any, embedded: Any) -> dict[str, Any]:
+        """Score: metrics.json's content (without the seconds)."""
+        ...
+
+    def report(self, out: Path, metrics: dict[str, Any], sides: Any) -> Path:
+        """Report: report.html and what it shows, in `out`; return its path."""
+        ...
+
+    def record_seconds(self, metrics: dict[str, Any], seconds: float) -> None:
+        """Put the evaluation's wall time so far into `metrics`."""
+        ...
+
+
 # --------------------------------------------------------------------------------------------
-# loading the two sides
+# evaluate: checks -> load -> embed -> score -> metrics.json -> report
+
+
+def evaluate(
+    target: str | Path,
+    reference: str | Path,
+    *,
+    n: int = 512,
+    embedding: str = "auto",
+    out: str | Path | None = None,
+    seed: int = 0,
+    max_reference: int = 5000,
+    words: Any = None,
+    report: bool = True,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Evaluate a run dir or a folder of audio files against a reference dataset dir.
+
+    Writes ``metrics.json`` (and ``report.html`` with its audio and images) into ``out`` (default:
+    ``RUN/evaluation`` for a run, ``FOLDER-evaluation`` beside a folder) and returns them.
+    embedding: one of ``embeddings.EMBEDDINGS``; ``auto`` is the dataset classifier's for a
+    labelled reference, else ``stats``. words: the label -> word mapping of the intelligibility
+    score (a dict, or a CSV/JSON file; digits need none), see ``intelligibility.words_for_labels``.
+    A MIDI-token reference evaluates a music run (``embedding`` and ``words`` do not apply).
+    """
+    from sonogen.checks import check_seed
+    from sonogen.data.dataset import open_dataset
+
+    options = Options(_check_n(n), check_seed(seed), embedding, max_reference, words, progress)
+    target, info = Path(target), open_dataset(reference)
+    path = EVALUATIONS[info.kind](options)
+    out = check_target(path, target, info, out)
+    return run_stages(path, target, info, out, report=report)
+
+
+def run_stages(
+    path: EvaluationPath, target: Path, info: Any, out: Path, *, report: bool = True
+) -> Evaluation:
+    """Run a path's stages in order (load -> embed -> score), write metrics.json, then the report
+    (metrics.json is written again with the total time); return what was written."""
+    from sonogen.checks import output_folder
+
+    started = time.perf_counter()
+    sides = path.load(target, info)
+    embedded = path.embed(sides)
+    metrics = path.score(sides, embedded)
+    out = output_folder(out)
+    path.record_seconds(metrics, time.perf_counter() - started)
+    _write_json(out / "metrics.json", metrics)
+    if report:
+        path.report(out, metrics, sides)
+        path.record_seconds(metrics, time.perf_counter() - started)
+        _write_json(out / "metrics.json", metrics)
+    if path.options.progress:
+        path.options.progress("done", 1, 1)
+    return Evaluation(out=out, metrics=metrics, report=out / "report.html")
+
+
+def _check_n(n: Any) -> int:
+    """Checks: return -n as an int in 2..MAX_EVALUATION_CLIPS, or raise saying why not."""
+    from sonogen.checks import whole_number
+
+    if isinstance(n, int) and not isinstance(n, bool) and n < 2:
+        raise SonogenError(f"--n {n}: evaluate needs at least 2 clips (512 is usual)")
+    return whole_number("-n", n, 2, MAX_EVALUATION_CLIPS)
+
+
+def check_target(path: EvaluationPath, target: Path, info: Any, out: str | Path | None) -> Path:
+    """Checks: refuse a run of the other kind, let the path check the target; return the output
+    folder (checked, not yet made: `out`, or the path's default)."""
+    from sonogen.checks import output_folder
+
+    makes_tokens = _run_makes_tokens(target)
+    if makes_tokens is not None and makes_tokens != path.tokens:
+        raise SonogenError(path.wrong_run.format(target=target, reference=info.path))
+    default = path.check(target)
+    out = output_folder(default if out is None else out, create=False)
+    if out.resolve() == target.resolve():
+        raise SonogenError(f"--out {out}: must not be the evaluated folder itself")
+    return out
+
+
+def _run_makes_tokens(target: Path) -> bool | None:
+    """Checks: return whether a run dir's family makes tokens (``Family.tokens``), or None when
+    ``target`` is not a readable run dir (a folder of files, or something load() explains)."""
+    from sonogen.config import load_run_config
+    from sonogen.models.registry import get_family
+
+    if not (target / "config.yaml").is_file():
+        return None
+    try:
+        return bool(get_family(load_run_config(target / "config.yaml").model_name).tokens)
+    except SonogenError:
+        return None
+
+
+def _write_json(path: Path, content: dict[str, Any]) -> None:
+    """Write `content` as JSON (see _plain) through a temporary file: never half a file."""
+    temp = path.with_suffix(".json.tmp")
+    temp.write_text(json.dumps(_plain(content), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    temp.replace(path)
+
+
+def _plain(value: Any) -> Any:
+    """Return `value` with numpy scalars/arrays as Python ones and NaN/inf as None (valid JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# the audio path
+
+
+@dataclass
+class _Generated:
+    """The generated side: clips cut or padded to the reference length, as made (for the report
+    and the signal checks), the label index each was asked for (None: not asked), file names."""
+
+    clips: np.ndarray
+    raw: np.ndarray
+    asked: list[int] | None
+    names: list[str]
+    target_info: dict[str, Any]
+    generation: dict[str, Any] | None
+    model: Any
+
+
+@dataclass
+class _Real:
+    """The real side: train clips (the reference), valid clips (memorization's calibration) and
+    the held-out clips scored beside the generated ones: valid clips at the generated set's n."""
+
+    train_indices: np.ndarray
+    train_clips: np.ndarray
+    valid_indices: np.ndarray
+    valid_clips: np.ndarray
+    heldout: np.ndarray  # positions into valid_indices
+    heldout_note: str | None  # set when fewer held-out clips than generated ones exist
+
+
+@dataclass
+class _AudioSides:
+    """What the audio path's load stage read: the reference dataset, both sides, the dataset
+    classifier (None for a reference with fewer than two labels) and the run dir, if a run."""
+
+    info: Any
+    generated: _Generated
+    real: _Real
+    classifier: Any
+    run_dir: Path | None
+
+
+@dataclass
+class _Embedded:
+    """What the audio path's embed stage made: the embedding, the vectors (see _embed_sides) and
+    the seconds it took."""
+
+    embedding: Any
+    vectors: dict[str, Any]
+    seconds: float
+
+
+class AudioEvaluation:
+    """The audio path: a run's generated clips (or a folder's files) against an audio dataset's
+    clips, compared in an embedding (see the module doc for which real clips play which part)."""
+
+    tokens: ClassVar[bool] = False
+    wrong_run: ClassVar[str] = (
+        "{target}: a music run (MIDI), but --reference {reference} holds audio clips; "
+        "evaluate it against the MIDI dataset dir it learnt from (sonogen prepare-midi)"
+    )
+
+    def __init__(self, options: Options):
+        self.options = options
+
+    def check(self, target: Path) -> Path:
+        """Checks: the target must exist; return RUN/evaluation, or FOLDER-evaluation beside it."""
+        if not target.exists():
+            raise SonogenError(f"{target}: not found; pass a run dir or a folder of audio files")
+        if (target / "config.yaml").is_file():
+            return target / "evaluation"
+        return target.with_name(f"{target.name}-evaluation")
+
+    def load(self, target: Path, info: Any) -> _AudioSides:
+        """Load: n clips generated by a run (or read from a folder), the reference's train and
+        valid clips with the held-out ones chosen at the generated n, the dataset classifier."""
+        n, seed, progress = self.options.n, self.options.seed, self.options.progress
+        generated = _load_generated(target, info, n, seed, progress)
+        real = _load_real(info, len(generated.clips), self.options.max_reference, seed, progress)
+        classifier = _load_classifier(info, progress)
+        run_dir = target if generated.model is not None else None
+        return _AudioSides(info, generated, real, classifier, run_dir)
+
+    def embed(self, sides: _AudioSides) -> _Embedded:
+        """Embed: the generated, train and valid clips in the chosen embedding (and in `stats`
+        for memorization where that is the classifier's)."""
+        return _embed_sides(self.options.embedding, sides, self.options.progress)
+
+    def score(self, sides: _AudioSides, embedded: _Embedded) -> dict[str, Any]:
+        """Score: quality, diversity, memorization, the classifier's and the recogniser's
+        scores, reconstruction and signal checks, beside the real held-out clips' numbers."""
+        options, info, generated, real = self.options, sides.info, sides.generated, sides.real
+        if options.progress:
+            options.progress("metrics", 0, 1)
+        scores = _score_embeddings(embedded.vectors, real, options.seed)
+        heldout = scores["heldout_real"]
+        scores["quality"] |= _score_labels(sides.classifier, info, generated, real, heldout)
+        scores["intelligibility"] = _score_intelligibility(
+            info, generated, real, options.words, heldout, options.progress
+        )
+        scores["reconstruction"] = _score_reconstruction(generated.model, real, options.n)
+        metrics = _assemble(scores, sides, embedded, options.embedding, options.seed)
+        metrics["seconds"] = {"embedding": embedded.seconds}
+        return metrics
+
+    def report(self, out: Path, metrics: dict[str, Any], sides: _AudioSides) -> Path:
+        """Report: report.html with players and spectrograms of both sides, the nearest
+        generated-training pairs and a run's training curves."""
+        from sonogen.evaluation.report import write_report
+
+        if self.options.progress:
+            self.options.progress("report", 0, 1)
+        return write_report(
+            out,
+            metrics,
+            generated=sides.generated.raw,
+            generated_names=sides.generated.names or None,
+            reference=sides.real.train_clips,
+            reference_indices=sides.real.train_indices,
+            valid=sides.real.valid_clips,
+            sample_rate=sides.info.sample_rate,
+            run_dir=sides.run_dir,
+        )
+
+    def record_seconds(self, metrics: dict[str, Any], seconds: float) -> None:
+        """Put the total seconds beside the embedding's, under "seconds"."""
+        metrics["seconds"]["total"] = seconds
+
+
+EVALUATIONS: dict[str, Callable[[Options], EvaluationPath]] = {
+    "audio": AudioEvaluation,
+    "midi-tokens": MusicEvaluation,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# audio, load: the two sides
 
 
 def _fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
-    """Return float32 [samples]: the clip cut at the end or padded with silence."""
+    """Load: return float32 [samples], the clip cut at the end or padded with silence."""
     if len(audio) >= samples:
         return audio[:samples]
     return np.pad(audio, (0, samples - len(audio)))
 
 
 def _reference_clips(info, split: str, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return (indices, float32 clips [k, clip_samples]) of one split, at most `limit`, seeded."""
+    """Load: return (indices, float32 clips [k, clip_samples]) of one split, at most `limit`
+    (a seeded choice)."""
     from sonogen.audio.pcm import pcm16_to_float
     from sonogen.data.dataset import read_clips, split_indices
 
@@ -75,7 +392,7 @@ def _reference_clips(info, split: str, limit: int, seed: int) -> tuple[np.ndarra
 def _read_folder(
     folder: Path, sample_rate: int, clip_samples: int, n: int, seed: int
 ) -> tuple[np.ndarray, list[str], list[dict[str, str]]]:
-    """Return (clips [k, clip_samples], file names, skipped rows) from a folder of audio files.
+    """Load: return (clips [k, clip_samples], file names, skipped rows) of a folder of files.
 
     At most n files are used (a seeded choice when there are more); each is resampled to the
     reference rate, mixed to mono and cut or padded to the reference clip length.
@@ -113,7 +430,7 @@ def _read_folder(
 
 
 def _generation_labels(model, info, n: int, seed: int) -> list[int] | None:
-    """Return labels for n generated clips, drawn with the train split's label frequencies."""
+    """Load: return labels for n generated clips, drawn with the train split's frequencies."""
     from sonogen.data.dataset import label_indices, split_indices
 
     if not model.labels:
@@ -131,7 +448,7 @@ def _generation_labels(model, info, n: int, seed: int) -> list[int] | None:
 def _generate(
     model, n: int, labels, seed: int, progress: Progress | None
 ) -> tuple[np.ndarray, float]:
-    """Return (float32 clips [n, samples], seconds): n clips in batches, seeded per batch."""
+    """Load: return (float32 clips [n, samples], seconds): n clips in batches, seeded each."""
     batches = []
     start = time.perf_counter()
     for first in range(0, n, GENERATION_BATCH):
@@ -143,169 +460,9 @@ def _generate(
     return np.concatenate(batches), time.perf_counter() - start
 
 
-# --------------------------------------------------------------------------------------------
-# embeddings, with a cache for the reference side
-
-
-def _resample(audio: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
-    if rate == target_rate:
-        return audio
-    import soxr
-
-    return np.stack([soxr.resample(clip, rate, target_rate, quality="HQ") for clip in audio])
-
-
-def _embed(embedding, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Return float64 [n, dim] embeddings of float32 clips at `sample_rate` (NaN -> silence)."""
-    audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
-    audio = _resample(np.clip(audio, -1.0, 1.0), sample_rate, embedding.sample_rate)
-    return np.asarray(embedding.embed(audio.astype(np.float32)), dtype=np.float64)
-
-
-def _cached_reference_embedding(
-    embedding, info, split: str, indices: np.ndarray, clips: np.ndarray
-) -> np.ndarray:
-    """Embed reference clips, reusing `<dataset>/cache/` when the same clips were embedded before.
-
-    The cache key holds the embedding's name and dimensions-defining settings, the clip indices and
-    the dataset's audio file size and time, so a re-prepared dataset is never served stale vectors.
-    A read-only dataset dir simply means no cache.
-    """
-    import hashlib
-
-    if not getattr(embedding, "cache_key", None):  # e.g. a classifier that may be retrained
-        return _embed(embedding, clips, info.sample_rate)
-    audio_path = info.path / "audio.npy"
-    stat = audio_path.stat()
-    key = hashlib.sha256()
-    key.update(f"{embedding.cache_key}|{split}|{stat.st_size}|{stat.st_mtime_ns}|".encode())
-    key.update(np.ascontiguousarray(indices, dtype=np.int64).tobytes())
-    cache = info.path / "cache" / f"embedding-{embedding.name}-{key.hexdigest()[:16]}.npy"
-    if cache.is_file():
-        try:
-            vectors = np.load(cache, allow_pickle=False)
-            if vectors.shape[0] == len(indices):
-                return vectors
-        except (OSError, ValueError):
-            pass
-    vectors = _embed(embedding, clips, info.sample_rate)
-    try:
-        cache.parent.mkdir(exist_ok=True)
-        temp = cache.with_suffix(".tmp.npy")
-        np.save(temp, vectors)
-        temp.replace(cache)
-    except OSError:
-        log.info("%s: not writable; reference embeddings are not cached", cache.parent)
-    return vectors
-
-
-# --------------------------------------------------------------------------------------------
-# the suite, in stages: load -> embed -> score -> report
-
-
-@dataclass
-class _Generated:
-    """The generated side: clips cut or padded to the reference length, as made (for the report
-    and the signal checks), the label index each was asked for (None: not asked), file names."""
-
-    clips: np.ndarray
-    raw: np.ndarray
-    asked: list[int] | None
-    names: list[str]
-    target_info: dict[str, Any]
-    generation: dict[str, Any] | None
-    model: Any
-
-
-@dataclass
-class _Real:
-    """The real side: train clips (the reference), valid clips (memorization's calibration) and
-    the held-out clips scored beside the generated ones: valid clips at the generated set's n."""
-
-    train_indices: np.ndarray
-    train_clips: np.ndarray
-    valid_indices: np.ndarray
-    valid_clips: np.ndarray
-    heldout: np.ndarray  # positions into valid_indices
-    heldout_note: str | None  # set when fewer held-out clips than generated ones exist
-
-
-def evaluate(
-    target: str | Path,
-    reference: str | Path,
-    *,
-    n: int = 512,
-    embedding: str = "auto",
-    out: str | Path | None = None,
-    seed: int = 0,
-    max_reference: int = 5000,
-    words: Any = None,
-    report: bool = True,
-    progress: Progress | None = None,
-) -> Evaluation:
-    """Evaluate a run dir or a folder of audio files against a reference dataset dir.
-
-    Writes ``metrics.json`` (and ``report.html`` with its audio and images) into ``out`` (default:
-    ``RUN/evaluation`` for a run, ``FOLDER-evaluation`` beside a folder) and returns them.
-    embedding: one of ``embeddings.EMBEDDINGS``; ``auto`` is the dataset classifier's for a
-    labelled reference, else ``stats``. words: the label -> word mapping of the intelligibility
-    score (a dict, or a CSV/JSON file; digits need none), see ``intelligibility.words_for_labels``.
-    """
-    from sonogen.checks import check_seed, output_folder, whole_number
-    from sonogen.data.dataset import open_dataset
-
-    if isinstance(n, int) and not isinstance(n, bool) and n < 2:
-        raise SonogenError(f"--n {n}: evaluate needs at least 2 clips (512 is usual)")
-    n = whole_number("-n", n, 2, MAX_EVALUATION_CLIPS)
-    seed = check_seed(seed)
-    started = time.perf_counter()
-    target = Path(target)
-    info = open_dataset(reference)
-    target_kind = _run_kind(target)
-    if info.kind == "midi-tokens":
-        if target_kind == "audio":
-            raise SonogenError(
-                f"{target}: an audio run, but --reference {info.path} holds MIDI tokens; "
-                "evaluate it against an audio dataset dir (sonogen prepare)"
-            )
-        return _evaluate_music(target, info, n=n, out=out, seed=seed)
-    if target_kind == "midi-tokens":
-        raise SonogenError(
-            f"{target}: a music run (MIDI), but --reference {info.path} holds audio clips; "
-            "evaluate it against the MIDI dataset dir it learnt from (sonogen prepare-midi)"
-        )
-    if not target.exists():
-        raise SonogenError(f"{target}: not found; pass a run dir or a folder of audio files")
-    is_run = (target / "config.yaml").is_file()
-    if out is None:
-        out = target / "evaluation" if is_run else target.with_name(f"{target.name}-evaluation")
-    out = output_folder(out, create=False)
-    if out.resolve() == target.resolve():
-        raise SonogenError(f"--out {out}: must not be the evaluated folder itself")
-
-    generated = _load_generated(target, info, n, seed, progress)
-    real = _load_real(info, len(generated.clips), max_reference, seed, progress)
-    classifier = _load_classifier(info, progress)
-    chosen, vectors, embed_seconds = _embed_sides(
-        embedding, info, classifier, generated, real, progress
-    )
-    if progress:
-        progress("metrics", 0, 1)
-    metrics = _score_embeddings(vectors, real, seed)
-    metrics["quality"] |= _score_labels(classifier, info, generated, real, metrics["heldout_real"])
-    metrics["intelligibility"] = _score_intelligibility(
-        info, generated, real, words, metrics["heldout_real"], progress
-    )
-    metrics["reconstruction"] = _score_reconstruction(generated.model, real, n)
-    metrics = _assemble(metrics, info, generated, real, chosen, embedding, vectors, seed)
-    metrics["seconds"] = {"embedding": embed_seconds}
-    return _write_outputs(
-        out, metrics, info, generated, real, target, is_run, report, started, progress
-    )
-
-
 def _load_generated(target: Path, info, n: int, seed: int, progress: Progress | None) -> _Generated:
-    """Generate n clips from a run dir (labels drawn as the train split's), or read a folder."""
+    """Load: generate n clips from a run dir (labels drawn as the train split's), or read n
+    files of a folder; return the generated side."""
     target_info: dict[str, Any] = {"path": str(target)}
     if not (target / "config.yaml").is_file():
         clips, names, skipped = _read_folder(target, info.sample_rate, info.clip_samples, n, seed)
@@ -339,8 +496,8 @@ def _load_generated(target: Path, info, n: int, seed: int, progress: Progress | 
 
 
 def _load_real(info, n_generated: int, max_reference: int, seed: int, progress) -> _Real:
-    """Read the train and valid splits, and choose the held-out clips: n_generated valid clips
-    (seeded), all of them where there are fewer, so that both columns are scored at one n."""
+    """Load: read the train and valid splits, and choose the held-out clips: n_generated valid
+    clips (seeded), all where there are fewer, so that both columns are scored at one n."""
     if progress:
         progress("reading reference", 0, 1)
     train_indices, train_clips = _reference_clips(info, "train", max_reference, seed)
@@ -352,8 +509,8 @@ def _load_real(info, n_generated: int, max_reference: int, seed: int, progress) 
 
 
 def _heldout_at_n(available: int, n_generated: int, seed: int) -> tuple[np.ndarray, str | None]:
-    """Return (sorted positions of the held-out clips, note): n_generated of `available` drawn
-    with the seed, or all with a note saying there are fewer than the generated clips."""
+    """Load: return (sorted positions of the held-out clips, note): n_generated of `available`
+    drawn with the seed, or all with a note saying there are fewer than the generated clips."""
     if available <= n_generated:
         note = None
         if available < n_generated:
@@ -364,7 +521,7 @@ def _heldout_at_n(available: int, n_generated: int, seed: int) -> tuple[np.ndarr
 
 
 def _load_classifier(info, progress: Progress | None):
-    """Return the dataset classifier of a reference with two or more labels, else None."""
+    """Load: return the dataset classifier of a reference with two or more labels, else None."""
     if not info.labels or len(info.labels) < 2:
         return None
     from sonogen.evaluation.classifier import load_or_train_classifier
@@ -374,27 +531,97 @@ def _load_classifier(info, progress: Progress | None):
     return load_or_train_classifier(info)
 
 
-def _embed_sides(name: str, info, classifier, generated: _Generated, real: _Real, progress):
-    """Return (embedding, vectors, seconds): vectors holds {"generated", "train", "valid"} float64
-    embeddings, and under "memorization" the same three of the `stats` embedding where the chosen
-    one is the classifier's (which hears content, so a new take of a word sits as close to its
-    training clip as a copy does; copies are told apart by the recording)."""
+# --------------------------------------------------------------------------------------------
+# audio, embed: the chosen embedding, with a cache for the reference side
+
+
+def _resample(audio: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """Embed: return clips [n, samples] resampled from `rate` to `target_rate` (soxr, HQ)."""
+    if rate == target_rate:
+        return audio
+    import soxr
+
+    return np.stack([soxr.resample(clip, rate, target_rate, quality="HQ") for clip in audio])
+
+
+def _resample_for(classifier, audio: np.ndarray, info) -> np.ndarray:
+    """Score: return clips clipped to [-1, 1] (NaN -> 0) at the classifier's sample rate."""
+    return _resample(
+        np.clip(np.nan_to_num(audio), -1.0, 1.0), info.sample_rate, classifier.sample_rate
+    )
+
+
+def _embed(embedding, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Embed: return float64 [n, dim] embeddings of float32 clips at `sample_rate` (NaN ->
+    silence)."""
+    audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+    audio = _resample(np.clip(audio, -1.0, 1.0), sample_rate, embedding.sample_rate)
+    return np.asarray(embedding.embed(audio.astype(np.float32)), dtype=np.float64)
+
+
+def _cached_reference_embedding(
+    embedding, info, split: str, indices: np.ndarray, clips: np.ndarray
+) -> np.ndarray:
+    """Embed: reference clips, reusing `<dataset>/cache/` where the same clips were embedded.
+
+    The cache key holds the embedding's name and dimensions-defining settings, the clip indices and
+    the dataset's audio file size and time, so a re-prepared dataset is never served stale vectors.
+    A read-only dataset dir simply means no cache.
+    """
+    import hashlib
+
+    if not getattr(embedding, "cache_key", None):  # e.g. a classifier that may be retrained
+        return _embed(embedding, clips, info.sample_rate)
+    audio_path = info.path / "audio.npy"
+    stat = audio_path.stat()
+    key = hashlib.sha256()
+    key.update(f"{embedding.cache_key}|{split}|{stat.st_size}|{stat.st_mtime_ns}|".encode())
+    key.update(np.ascontiguousarray(indices, dtype=np.int64).tobytes())
+    cache = info.path / "cache" / f"embedding-{embedding.name}-{key.hexdigest()[:16]}.npy"
+    if cache.is_file():
+        try:
+            vectors = np.load(cache, allow_pickle=False)
+            if vectors.shape[0] == len(indices):
+                return vectors
+        except (OSError, ValueError):
+            pass
+    vectors = _embed(embedding, clips, info.sample_rate)
+    try:
+        cache.parent.mkdir(exist_ok=True)
+        temp = cache.with_suffix(".tmp.npy")
+        np.save(temp, vectors)
+        temp.replace(cache)
+    except OSError:
+        log.info("%s: not writable; reference embeddings are not cached", cache.parent)
+    return vectors
+
+
+def _embed_sides(name: str, sides: _AudioSides, progress: Progress | None) -> _Embedded:
+    """Embed: return the chosen embedding, its vectors and the seconds they took. The vectors
+    hold {"generated", "train", "valid"} float64 embeddings, and under "memorization" the same
+    three of the `stats` embedding where the chosen one is the classifier's (which hears
+    content, so a new take of a word sits as close to its training clip as a copy does; copies
+    are told apart by the recording)."""
     from sonogen.evaluation.embeddings import get_embedding
 
-    chosen = get_embedding(name, sample_rate=info.sample_rate, dataset=info, classifier=classifier)
+    info = sides.info
+    chosen = get_embedding(
+        name, sample_rate=info.sample_rate, dataset=info, classifier=sides.classifier
+    )
     start = time.perf_counter()
-    vectors = _embed_three(chosen, info, generated, real, progress)
+    vectors = _embed_three(chosen, sides, progress)
     vectors["memorization"] = dict(vectors, embedding=chosen.name)
     if chosen.name == "classifier":
         stats = get_embedding("stats", sample_rate=info.sample_rate)
-        vectors["memorization"] = _embed_three(stats, info, generated, real, progress)
+        vectors["memorization"] = _embed_three(stats, sides, progress)
         vectors["memorization"]["embedding"] = stats.name
-    return chosen, vectors, time.perf_counter() - start
+    return _Embedded(chosen, vectors, time.perf_counter() - start)
 
 
-def _embed_three(embedding, info, generated: _Generated, real: _Real, progress):
-    """Return {"generated", "train", "valid"}: float64 embeddings, each dimension divided by its
-    spread over the train clips where the embedding's units are mixed (`standardize`)."""
+def _embed_three(embedding, sides: _AudioSides, progress: Progress | None) -> dict[str, Any]:
+    """Embed: return {"generated", "train", "valid"}: float64 embeddings, each dimension divided
+    by its spread over the train clips where the embedding's units are mixed (`standardize`)."""
+    info, generated, real = sides.info, sides.generated, sides.real
     stage = f"embedding ({embedding.name})"
     if progress:
         progress(stage, 0, 3)
@@ -421,8 +648,13 @@ def _embed_three(embedding, info, generated: _Generated, real: _Real, progress):
     return vectors
 
 
+# --------------------------------------------------------------------------------------------
+# audio, score
+
+
 def _score_embeddings(vectors: dict[str, np.ndarray], real: _Real, seed: int) -> dict[str, Any]:
-    """Return quality (FAD), diversity, memorization and the held-out clips' numbers at one n."""
+    """Score: return quality (FAD), diversity, memorization and the held-out clips' numbers (at
+    the generated n)."""
     from sonogen.evaluation import metrics as m
 
     generated, train, valid = vectors["generated"], vectors["train"], vectors["valid"]
@@ -465,8 +697,8 @@ def _score_embeddings(vectors: dict[str, np.ndarray], real: _Real, seed: int) ->
 
 
 def _judge(classifier) -> dict[str, Any]:
-    """Return what the classifier's numbers are worth: its held-out accuracy and its accuracy on
-    recording groups (speakers, kits) it never heard, with how that was measured."""
+    """Score: return what the classifier's numbers are worth: its held-out accuracy and its
+    accuracy on recording groups (speakers, kits) it never heard, with how that was measured."""
     group_accuracy = getattr(classifier, "group_accuracy", None)
     return {
         "classifier_accuracy": classifier.accuracy,
@@ -477,8 +709,8 @@ def _judge(classifier) -> dict[str, Any]:
 
 
 def _score_labels(classifier, info, generated: _Generated, real: _Real, heldout) -> dict[str, Any]:
-    """Return the classifier's scores (Inception Score, label accuracy per label and confused)
-    of the generated clips; add the held-out clips' to `heldout` (at the same n)."""
+    """Score: return the classifier's scores (Inception Score, label accuracy per label and
+    confused) of the generated clips; add the held-out clips' to `heldout` (at the same n)."""
     from sonogen.data.dataset import label_indices
     from sonogen.evaluation import metrics as m
 
@@ -506,8 +738,8 @@ def _score_labels(classifier, info, generated: _Generated, real: _Real, heldout)
 
 
 def _score_intelligibility(info, generated: _Generated, real: _Real, words, heldout, progress):
-    """Return the recogniser's score of the generated clips for their asked labels (and put the
-    held-out clips' into `heldout`), or {"skipped": one line} where it cannot run."""
+    """Score: return the recogniser's score of the generated clips for their asked labels (and
+    put the held-out clips' into `heldout`), or {"skipped": one line} where it cannot run."""
     if not info.labels:
         return {"skipped": "intelligibility skipped: the reference dataset has no labels"}
     try:
@@ -548,7 +780,8 @@ def _score_intelligibility(info, generated: _Generated, real: _Real, words, held
 
 
 def _score_reconstruction(model, real: _Real, n: int) -> dict[str, Any] | None:
-    """Return reconstruction metrics of up to n valid clips for families that encode, else None."""
+    """Score: return reconstruction metrics of up to n valid clips where the family encodes,
+    else None."""
     from sonogen.evaluation import metrics as m
 
     if model is None or not model.can_reconstruct or not len(real.valid_indices):
@@ -559,19 +792,13 @@ def _score_reconstruction(model, real: _Real, n: int) -> dict[str, Any] | None:
 
 
 def _assemble(
-    scores: dict[str, Any],
-    info,
-    generated: _Generated,
-    real: _Real,
-    chosen,
-    asked_name: str,
-    vectors,
-    seed: int,
+    scores: dict[str, Any], sides: _AudioSides, embedded: _Embedded, asked: str, seed: int
 ) -> dict[str, Any]:
-    """Return metrics.json's content in its order: what was evaluated, then the numbers."""
+    """Score: return metrics.json's content in its order: what was evaluated, then the numbers."""
     from sonogen import __version__
     from sonogen.evaluation import metrics as m
 
+    info, generated, real = sides.info, sides.generated, sides.real
     return {
         "sonogen_version": __version__,
         "target": generated.target_info,
@@ -584,10 +811,10 @@ def _assemble(
             "valid_clips": int(len(real.valid_indices)),
         },
         "embedding": {
-            "name": chosen.name,
-            "asked": asked_name,
-            "dim": int(vectors["generated"].shape[1]),
-            "standardized": bool(chosen.standardize),
+            "name": embedded.embedding.name,
+            "asked": asked,
+            "dim": int(embedded.vectors["generated"].shape[1]),
+            "standardized": bool(embedded.embedding.standardize),
         },
         "seed": seed,
         "n": int(len(generated.clips)),
@@ -602,187 +829,106 @@ def _assemble(
     }
 
 
-def _write_outputs(
-    out,
-    metrics,
-    info,
-    generated: _Generated,
-    real: _Real,
-    target,
-    is_run,
-    report,
-    started,
-    progress,
-) -> Evaluation:
-    """Write metrics.json (and report.html); return the Evaluation."""
-    from sonogen.checks import output_folder
-
-    metrics["seconds"]["total"] = time.perf_counter() - started
-    out = output_folder(out)
-    metrics_path = out / "metrics.json"
-    _write_json(metrics_path, metrics)
-    report_path = out / "report.html"
-    if report:
-        from sonogen.evaluation.report import write_report
-
-        if progress:
-            progress("report", 0, 1)
-        write_report(
-            out,
-            metrics,
-            generated=generated.raw,
-            generated_names=generated.names or None,
-            reference=real.train_clips,
-            reference_indices=real.train_indices,
-            valid=real.valid_clips,
-            sample_rate=info.sample_rate,
-            run_dir=target if is_run else None,
-        )
-        metrics["seconds"]["total"] = time.perf_counter() - started
-        _write_json(metrics_path, metrics)
-    if progress:
-        progress("done", 1, 1)
-    return Evaluation(out=out, metrics=metrics, report=report_path)
-
-
-def _run_kind(target: Path) -> str | None:
-    """Return the kind of data a run dir learnt from ("audio", "midi-tokens"), or None when
-    ``target`` is not a readable run dir (a folder of files, or something load() explains)."""
-    from sonogen.config import load_run_config
-
-    if not (target / "config.yaml").is_file():
-        return None
-    try:
-        return load_run_config(target / "config.yaml").data.kind
-    except SonogenError:
-        return None
-
-
-def _evaluate_music(target: Path, info, *, n: int, out, seed: int) -> Evaluation:
-    """A music run against a MIDI-token dataset: NLL, music statistics, memorization."""
-    from sonogen.checks import output_folder
-    from sonogen.music.metrics import evaluate_music
-
-    if not (target / "config.yaml").is_file():
-        raise SonogenError(f"{target}: not a run dir; a MIDI dataset evaluates a music run")
-    out = output_folder(out if out is not None else target / "evaluation", create=False)
-    metrics = evaluate_music(target, info.path, n=n, seed=seed, out=out)
-    return Evaluation(out=out, metrics=metrics, report=out / "report.html")
-
-
-def _resample_for(classifier, audio: np.ndarray, info) -> np.ndarray:
-    return _resample(
-        np.clip(np.nan_to_num(audio), -1.0, 1.0), info.sample_rate, classifier.sample_rate
-    )
-
-
-def _write_json(path: Path, content: dict[str, Any]) -> None:
-    temp = path.with_suffix(".json.tmp")
-    temp.write_text(json.dumps(_plain(content), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    temp.replace(path)
-
-
-def _plain(value: Any) -> Any:
-    """Return `value` with numpy scalars/arrays as Python ones and NaN/inf as None (valid JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 # --------------------------------------------------------------------------------------------
 # the table a person reads
 
 
 def headline(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Return rows (metric, generated value, real held-out value) for printing."""
-
-    def get(section: dict | None, *keys: str) -> Any:
-        for key in keys:
-            if not isinstance(section, dict):
-                return None
-            section = section.get(key)
-        return section
-
-    def number(value: Any, digits: int = 3, spread: Any = None) -> str:
-        if value is None:
-            return "-"
-        text = f"{value:.{digits}f}"
-        return f"{text} ± {spread:.{digits}f}" if spread is not None else text
-
     if "statistics" in metrics:  # a music evaluation
-        return _music_headline(metrics)
+        from sonogen.music.metrics import music_headline
+
+        return music_headline(metrics)
     quality, diversity, heldout = metrics["quality"], metrics["diversity"], metrics["heldout_real"]
     judged = judge_note(quality.get("inception_score"))
+    judged = f"; {judged}" if judged else ""
     rows = [
         ("clips (n)", str(metrics["n"]), heldout_count(metrics)),
         (
             "FAD (lower is better)",
-            number(get(quality, "fad", "value"), 3, get(quality, "fad", "stderr")),
-            number(get(heldout, "fad", "value")),
+            _shown(lookup(quality, "fad", "value"), 3, lookup(quality, "fad", "stderr")),
+            _shown(lookup(heldout, "fad", "value")),
         ),
         (
             "FAD-infinity",
-            number(
-                get(quality, "fad_infinity", "value"), 3, get(quality, "fad_infinity", "stderr")
+            _shown(
+                lookup(quality, "fad_infinity", "value"),
+                3,
+                lookup(quality, "fad_infinity", "stderr"),
             ),
             "-",
         ),
         (
-            "Inception Score (higher)" + (f"; {judged}" if judged else ""),
-            number(
-                get(quality, "inception_score", "mean"), 2, get(quality, "inception_score", "std")
+            "Inception Score (higher)" + judged,
+            _shown(
+                lookup(quality, "inception_score", "mean"),
+                2,
+                lookup(quality, "inception_score", "std"),
             ),
-            number(get(heldout, "inception_score", "mean"), 2),
+            _shown(lookup(heldout, "inception_score", "mean"), 2),
         ),
+        *_label_headline(metrics, judged),
         (
             "NDB/K (lower)",
-            number(get(diversity, "ndb", "ndb_over_k")),
-            number(get(heldout, "ndb", "ndb_over_k")),
+            _shown(lookup(diversity, "ndb", "ndb_over_k")),
+            _shown(lookup(heldout, "ndb", "ndb_over_k")),
         ),
         (
             "diversity ratio (1 = real)",
-            number(get(diversity, "pairwise", "ratio")),
-            number(get(heldout, "pairwise", "ratio")),
+            _shown(lookup(diversity, "pairwise", "ratio")),
+            _shown(lookup(heldout, "pairwise", "ratio")),
         ),
-        ("memorized share", number(get(metrics, "memorization", "flagged_share")), "-"),
-        ("silent share", number(get(metrics, "signal", "silent_share")), "-"),
+        ("memorized share", _shown(lookup(metrics, "memorization", "flagged_share")), "-"),
+        ("silent share", _shown(lookup(metrics, "signal", "silent_share")), "-"),
     ]
-    if get(quality, "label_accuracy") is not None:
-        rows.insert(
-            4,
+    if metrics.get("reconstruction"):
+        si_sdr = lookup(metrics, "reconstruction", "si_sdr", "mean")
+        rows.append(("SI-SDR (dB)", _shown(si_sdr, 2), "-"))
+    if metrics.get("generation"):
+        speed = metrics["generation"]["real_time_factor"]
+        rows.append(("generation (x real time)", _shown(speed, 1), "-"))
+    return rows
+
+
+def _label_headline(metrics: dict[str, Any], judged: str) -> list[tuple[str, str, str]]:
+    """Return the headline rows of label accuracy and intelligibility, where they were scored."""
+    quality, heldout = metrics["quality"], metrics["heldout_real"]
+    rows = []
+    if quality.get("label_accuracy") is not None:
+        rows.append(
             (
-                "label accuracy" + (f"; {judged}" if judged else ""),
-                number(get(quality, "label_accuracy", "value")),
-                number(get(heldout, "label_accuracy", "value")),
-            ),
+                "label accuracy" + judged,
+                _shown(lookup(quality, "label_accuracy", "value")),
+                _shown(lookup(heldout, "label_accuracy", "value")),
+            )
         )
     heard = metrics.get("intelligibility") or {}
     if heard.get("accuracy") is not None:
-        rows.insert(
-            5,
+        rows.append(
             (
                 f"intelligibility (recogniser; chance {heard['chance']:.2f})",
-                number(heard["accuracy"]),
-                number(get(heldout, "intelligibility", "accuracy")),
-            ),
-        )
-    if metrics.get("reconstruction"):
-        rows.append(
-            ("SI-SDR (dB)", number(get(metrics, "reconstruction", "si_sdr", "mean"), 2), "-")
-        )
-    if metrics.get("generation"):
-        rows.append(
-            ("generation (x real time)", number(metrics["generation"]["real_time_factor"], 1), "-")
+                _shown(heard["accuracy"]),
+                _shown(lookup(heldout, "intelligibility", "accuracy")),
+            )
         )
     return rows
+
+
+def lookup(section: Any, *keys: str) -> Any:
+    """Return section[key0][key1]..., or None where a level is missing (metrics.json's nesting)."""
+    for key in keys:
+        if not isinstance(section, dict):
+            return None
+        section = section.get(key)
+    return section
+
+
+def _shown(value: Any, digits: int = 3, spread: Any = None) -> str:
+    """Return a number for the terminal with `digits` decimals ("-" for None), "± spread" added."""
+    if value is None:
+        return "-"
+    text = f"{value:.{digits}f}"
+    return f"{text} ± {spread:.{digits}f}" if spread is not None else text
 
 
 def judge_note(scores: dict[str, Any] | None) -> str:
@@ -804,35 +950,6 @@ def heldout_count(metrics: dict[str, Any]) -> str:
     if not heldout:
         return "- (no held-out clips)"
     return heldout.get("note") or str(heldout["n"])
-
-
-def _music_headline(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Rows (statistic, generated, reference) of a music evaluation."""
-    rows = []
-    valid = metrics.get("valid") or {}
-    if valid.get("nll") is not None:
-        rows.append(("valid NLL (nats/token)", f"{valid['nll']:.3f}", "-"))
-        rows.append(("valid perplexity", f"{valid['perplexity']:.2f}", "-"))
-    for name, values in metrics["statistics"].items():
-        generated, reference = values["generated"], values["reference"]
-        overlap = values["overlap"]
-        rows.append(
-            (
-                name + (f" (overlap {overlap:.2f})" if overlap is not None else ""),
-                "-" if generated["mean"] is None else f"{generated['mean']:.3g}",
-                "-" if reference["mean"] is None else f"{reference['mean']:.3g}",
-            )
-        )
-    shared = metrics["memorization"]["longest_shared_tokens"]
-    baseline = metrics["memorization"]["held_out_baseline"] or {}
-    rows.append(
-        (
-            "longest run shared with training (tokens)",
-            f"{shared['mean']:.1f} (max {shared['max']})",
-            "-" if not baseline else f"{baseline['mean']:.1f} (max {baseline['max']})",
-        )
-    )
-    return rows
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Music evaluation: per-piece statistics, overlap of their distributions, memorization, and
-``evaluate_music`` (metrics.json + report.html for a music run against a midi-tokens dataset).
+``MusicEvaluation``, the evaluation suite's path for a music run against a midi-tokens dataset
+(the same stages as the audio path: load -> embed -> score -> report; ``sonogen.evaluate`` picks
+it by the reference's kind, ``evaluate_music`` runs it with more settings).
 
 The statistics follow MGEval (Yang & Lerch, "On the evaluation of generative models in music",
 2018), per piece over all pitched notes:
@@ -22,18 +24,20 @@ own distributions, generated vs reference, which reads more directly and needs n
 
 from __future__ import annotations
 
-import html
-import json
+import dataclasses
 import logging
 import math
-import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from sonogen.errors import SonogenError
+
+if TYPE_CHECKING:
+    from sonogen.evaluation.suite import Options
 
 log = logging.getLogger(__name__)
 
@@ -245,20 +249,26 @@ def longest_shared_ngram(generated_tokens: Sequence[int], training_tokens: Any) 
 
 
 # --------------------------------------------------------------------------------------------
-# evaluate_music
+# the music path of the evaluation suite: load -> embed -> score -> report
 
 
 def _summary(values: Sequence[float]) -> dict[str, float | None]:
+    """Score: return the mean, std and count of the finite values (None where there are none)."""
     finite = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
     if len(finite) == 0:
         return {"mean": None, "std": None, "count": 0}
     return {"mean": float(finite.mean()), "std": float(finite.std()), "count": int(len(finite))}
 
 
+def _finite_or_none(value: float | None) -> float | None:
+    """Return `value` as a float, or None where it is None, NaN or infinite."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
 def valid_nll(family: Any, info: Any, batch_size: int = 16) -> dict[str, Any] | None:
-    """Return the model's nats per token and perplexity on the valid split's pieces, each cut
-    into consecutive windows of the model's seq_len (every token scored once), or None when the
-    dataset has no valid split."""
+    """Score: return the model's nats per token and perplexity on the valid split's pieces, each
+    cut into consecutive windows of the model's seq_len (every token scored once), or None when
+    the dataset has no valid split."""
     import torch
 
     from sonogen.music.tokens import piece_tokens
@@ -290,8 +300,8 @@ def valid_nll(family: Any, info: Any, batch_size: int = 16) -> dict[str, Any] | 
 
 
 def _reference_scores(info: Any, tokenizer: Any, bars: int, limit: int, seed: int) -> list:
-    """Return the original (untransposed) pieces of the reference, a seeded choice of at most
-    ``limit``, each decoded and cut to its first ``bars`` bars (or fewer, if it is shorter)."""
+    """Load: return the original (untransposed) pieces of the reference, a seeded choice of at
+    most ``limit``, each decoded and cut to its first ``bars`` bars (or fewer, if shorter)."""
     from sonogen.music.tokens import count_bars, piece_tokens, tokens_to_score, trim_to_bars
 
     pieces = piece_tokens(info, None, original_only=True)
@@ -304,6 +314,214 @@ def _reference_scores(info: Any, tokenizer: Any, bars: int, limit: int, seed: in
         if length:
             scores.append(trim_to_bars(score, min(bars, length)))
     return scores
+
+
+def _check_tokenizer(info: Any, tokenizer: Any) -> None:
+    """Load: raise unless the dataset was tokenized as the run's tokenizer tokenizes."""
+    theirs = (info.extra.get("tokenizer_name"), info.extra.get("vocab_size"))
+    mine = (type(tokenizer).__name__, tokenizer.vocab_size)
+    if theirs != mine:
+        raise SonogenError(
+            f"--reference {info.path}: tokenized with {theirs[0]} ({theirs[1]} tokens), the run "
+            f"with {mine[0]} ({mine[1]} tokens); evaluate against the dataset the run learnt from"
+        )
+
+
+@dataclass
+class _MusicSides:
+    """What the music path's load stage read. The generated side: the run's model and its
+    composed pieces; the reference side: the dataset, its untransposed pieces cut to ``bars``
+    bars, the train pieces' tokens (transposed copies included) and held-out pieces' tokens."""
+
+    run: Path
+    info: Any
+    model: Any
+    pieces: list  # sonogen.music.compose.Piece
+    reference_scores: list
+    train_pieces: list
+    held_out: list
+
+
+@dataclass
+class _MusicEmbedded:
+    """What the music path's embed stage made: each piece's statistics, both sides, and the
+    train pieces hashed for the longest shared runs."""
+
+    generated: list[dict[str, float]]
+    reference: list[dict[str, float]]
+    index: NgramIndex
+
+
+class MusicEvaluation:
+    """The music path: a music run's composed pieces against a midi-tokens dataset (the stages of
+    ``sonogen.evaluation.suite.EvaluationPath``).
+
+    Metrics: the valid split's nats per token and perplexity; each statistic's mean and std,
+    generated vs reference (up to ``reference_limit`` untransposed pieces, cut to ``bars``
+    bars), and their overlap; memorization: per generated piece the longest run of tokens
+    shared with a training piece (transposed copies included), beside the same for held-out
+    pieces as a baseline (real music shares cadences and scales too).
+    """
+
+    tokens: ClassVar[bool] = True
+    wrong_run: ClassVar[str] = (
+        "{target}: an audio run, but --reference {reference} holds MIDI tokens; "
+        "evaluate it against an audio dataset dir (sonogen prepare)"
+    )
+
+    def __init__(
+        self,
+        options: Options,
+        *,
+        bars: int = 16,
+        temperature: float = 1.0,
+        top_p: float = 0.95,
+        reference_limit: int = REFERENCE_LIMIT,
+        report_pieces: int = REPORT_PIECES,
+    ):
+        """Checks: -n (at most MAX_PIECES), --bars and the seed."""
+        from sonogen.checks import check_seed, whole_number
+        from sonogen.music.compose import MAX_BARS, MAX_PIECES
+
+        n = whole_number("-n", options.n, 1, MAX_PIECES)
+        self.options = dataclasses.replace(options, n=n, seed=check_seed(options.seed))
+        self.bars = whole_number("--bars", bars, 1, MAX_BARS)
+        self.temperature, self.top_p = temperature, top_p
+        self.reference_limit, self.report_pieces = reference_limit, report_pieces
+
+    def _progress(self, stage: str, done: int = 0) -> None:
+        """Tell the progress callback, where one was given, that `stage` is begun (0) or done."""
+        if self.options.progress:
+            self.options.progress(stage, done, 1)
+
+    def check(self, target: Path) -> Path:
+        """Checks: the target must be a run dir; return RUN/evaluation."""
+        if not (target / "config.yaml").is_file():
+            raise SonogenError(f"{target}: not a run dir; a MIDI dataset evaluates a music run")
+        return target / "evaluation"
+
+    def load(self, target: Path, info: Any) -> _MusicSides:
+        """Load: n pieces of ``bars`` bars composed by the run (seeded), the reference's pieces
+        cut alike, its train pieces and up to n held-out pieces."""
+        from sonogen.music.compose import compose_pieces, load_music_run
+        from sonogen.music.tokens import check_token_dataset, piece_tokens
+
+        n, seed = self.options.n, self.options.seed
+        model, tokenizer = load_music_run(target)
+        check_token_dataset(info)
+        _check_tokenizer(info, tokenizer)
+        self._progress("composing")
+        pieces = compose_pieces(
+            model,
+            tokenizer,
+            bars=self.bars,
+            n=n,
+            seed=seed,
+            temperature=self.temperature,
+            top_p=self.top_p,
+        )
+        self._progress("composing", 1)
+        reference = _reference_scores(info, tokenizer, self.bars, self.reference_limit, seed)
+        train = piece_tokens(info, "train")
+        held_out = piece_tokens(info, "valid", original_only=True)[:n]
+        return _MusicSides(target, info, model, pieces, reference, train, held_out)
+
+    def embed(self, sides: _MusicSides) -> _MusicEmbedded:
+        """Embed: each piece (generated and reference) as its statistics; the train pieces as an
+        n-gram index."""
+        self._progress("music statistics")
+        embedded = _MusicEmbedded(
+            generated=[music_statistics(piece.score) for piece in sides.pieces],
+            reference=[music_statistics(score) for score in sides.reference_scores],
+            index=NgramIndex(sides.train_pieces),
+        )
+        self._progress("music statistics", 1)
+        return embedded
+
+    def score(self, sides: _MusicSides, embedded: _MusicEmbedded) -> dict[str, Any]:
+        """Score: the valid split's NLL, each statistic generated vs reference with their
+        overlap, and memorization; return metrics.json's content (without the seconds)."""
+        self._progress("metrics")
+        statistics = _compare_statistics(embedded.generated, embedded.reference)
+        overlaps = [s["overlap"] for s in statistics.values() if s["overlap"] is not None]
+        pieces = sides.pieces
+        return {
+            "run": str(sides.run),
+            "reference": str(sides.info.path),
+            "model": sides.model.model_name,
+            "n": self.options.n,
+            "bars": self.bars,
+            "seed": self.options.seed,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "valid": valid_nll(sides.model.family, sides.info),
+            "statistics": statistics,
+            "mean_overlap": float(np.mean(overlaps)) if overlaps else None,
+            "reference_pieces": len(sides.reference_scores),
+            "empty_pieces": int(sum(piece.score.note_num() == 0 for piece in pieces)),
+            "incomplete_pieces": int(sum(not piece.complete for piece in pieces)),
+            "memorization": _memorization(embedded.index, pieces, sides.held_out),
+        }
+
+    def report(self, out: Path, metrics: dict[str, Any], sides: _MusicSides) -> Path:
+        """Report: the composed pieces as MIDI (generated/), the first few and two reference
+        excerpts rendered to WAV (audio/), and report.html."""
+        from sonogen.evaluation.report import write_music_report
+        from sonogen.music.render import render_midi
+
+        self._progress("report")
+        (out / "generated").mkdir(exist_ok=True)
+        shared = metrics["memorization"]["longest_shared_tokens"]["per_piece"]
+        rate = sides.model.sample_rate
+        audio = []
+        for i, piece in enumerate(sides.pieces):
+            midi = out / "generated" / f"seed{self.options.seed}_{i:04d}.mid"
+            piece.score.dump_midi(str(midi))
+            if i < self.report_pieces:
+                wav = out / "audio" / f"{midi.stem}.wav"
+                render_midi(piece.score, wav, sample_rate=rate)
+                notes = piece.score.note_num()
+                audio.append((wav, f"generated {i}: {notes} notes, shared run {shared[i]}"))
+        for i, score in enumerate(sides.reference_scores[:2]):
+            wav = out / "audio" / f"reference_{i}.wav"
+            render_midi(score, wav, sample_rate=rate)
+            audio.append((wav, f"reference {i} (first {self.bars} bars)"))
+        page = write_music_report(out, metrics, audio)
+        log.info("music evaluation of %s written to %s", sides.run, out)
+        return page
+
+    def record_seconds(self, metrics: dict[str, Any], seconds: float) -> None:
+        """Put the total seconds, rounded to milliseconds, under "seconds"."""
+        metrics["seconds"] = round(seconds, 3)
+
+
+def _compare_statistics(
+    generated: list[dict[str, float]], reference: list[dict[str, float]]
+) -> dict[str, Any]:
+    """Score: return per statistic the generated and reference summaries and their overlap."""
+    statistics = {}
+    for name in STATISTICS:
+        ours = [s[name] for s in generated]
+        base = [s[name] for s in reference]
+        statistics[name] = {
+            "generated": _summary(ours),
+            "reference": _summary(base),
+            "overlap": _finite_or_none(overlap(ours, base)),
+        }
+    return statistics
+
+
+def _memorization(index: NgramIndex, pieces: list, held_out: list) -> dict[str, Any]:
+    """Score: return the longest run each generated piece shares with training, beside the same
+    for held-out pieces cut to the generated pieces' median length (the baseline)."""
+    shared = [index.longest_shared(piece.tokens) for piece in pieces]
+    typical = int(np.median([len(p.tokens) for p in pieces])) if pieces else 0
+    baseline = [index.longest_shared(p[1 : 1 + typical]) for p in held_out]
+    return {
+        "longest_shared_tokens": _summary(shared) | {"max": max(shared), "per_piece": shared},
+        "held_out_baseline": (_summary(baseline) | {"max": max(baseline)}) if baseline else None,
+        "generated_tokens_median": typical,
+    }
 
 
 def evaluate_music(
@@ -321,192 +539,50 @@ def evaluate_music(
 ) -> dict[str, Any]:
     """Evaluate a music run against a midi-tokens dataset dir; write ``out/metrics.json``,
     ``out/report.html``, the generated pieces (``out/generated/*.mid``) and a few renderings
-    (``out/audio/*.wav``); return the metrics.
+    (``out/audio/*.wav``); return the metrics (see MusicEvaluation).
 
-    Metrics: the valid split's nats per token and perplexity; each statistic's mean and std,
-    generated vs reference (up to ``reference_limit`` untransposed pieces, cut to ``bars``
-    bars), and their overlap; memorization: per generated piece the longest run of tokens
-    shared with a training piece (transposed copies included), beside the same for held-out
-    pieces as a baseline (real music shares cadences and scales too).
+    ``sonogen.evaluate`` runs the same stages with the defaults; this sets bars, sampling and
+    how much of the reference and the report to use.
     """
     from sonogen.data.dataset import open_dataset
-    from sonogen.music.compose import compose_pieces, load_music_run
-    from sonogen.music.render import render_midi
-    from sonogen.music.tokens import check_token_dataset, piece_tokens
+    from sonogen.evaluation.suite import Options, check_target, run_stages
 
-    started = time.perf_counter()
-    from sonogen.checks import check_seed, output_folder, whole_number
-    from sonogen.music.compose import MAX_BARS, MAX_PIECES
-
-    n = whole_number("-n", n, 1, MAX_PIECES)
-    bars = whole_number("--bars", bars, 1, MAX_BARS)
-    seed = check_seed(seed)
-    output_folder(out, create=False)
-    model, tokenizer = load_music_run(run)
-    info = open_dataset(reference)
-    check_token_dataset(info)
-    theirs = (info.extra.get("tokenizer_name"), info.extra.get("vocab_size"))
-    mine = (type(tokenizer).__name__, tokenizer.vocab_size)
-    if theirs != mine:
-        raise SonogenError(
-            f"--reference {reference}: tokenized with {theirs[0]} ({theirs[1]} tokens), the run "
-            f"with {mine[0]} ({mine[1]} tokens); evaluate against the dataset the run learnt from"
-        )
-    out = output_folder(out)
-    (out / "generated").mkdir(exist_ok=True)
-
-    validation = valid_nll(model.family, info)
-    pieces = compose_pieces(
-        model, tokenizer, bars=bars, n=n, seed=seed, temperature=temperature, top_p=top_p
+    path = MusicEvaluation(
+        Options(n=n, seed=seed),
+        bars=bars,
+        temperature=temperature,
+        top_p=top_p,
+        reference_limit=reference_limit,
+        report_pieces=report_pieces,
     )
-    midi_paths = []
-    for i, piece in enumerate(pieces):
-        path = out / "generated" / f"seed{seed}_{i:04d}.mid"
-        piece.score.dump_midi(str(path))
-        midi_paths.append(path)
-    generated = [music_statistics(piece.score) for piece in pieces]
-    reference_scores = _reference_scores(info, tokenizer, bars, reference_limit, seed)
-    real = [music_statistics(score) for score in reference_scores]
-    statistics = {}
-    for name in STATISTICS:
-        ours = [s[name] for s in generated]
-        base = [s[name] for s in real]
-        statistics[name] = {
-            "generated": _summary(ours),
-            "reference": _summary(base),
-            "overlap": _plain(overlap(ours, base)),
-        }
-    overlaps = [s["overlap"] for s in statistics.values() if s["overlap"] is not None]
-
-    index = NgramIndex(piece_tokens(info, "train"))
-    shared = [index.longest_shared(piece.tokens) for piece in pieces]
-    held_out = piece_tokens(info, "valid", original_only=True)[:n]
-    typical = int(np.median([len(p.tokens) for p in pieces])) if pieces else 0
-    baseline = [index.longest_shared(p[1 : 1 + typical]) for p in held_out]
-    metrics: dict[str, Any] = {
-        "run": str(run),
-        "reference": str(reference),
-        "model": model.model_name,
-        "n": n,
-        "bars": bars,
-        "seed": seed,
-        "temperature": temperature,
-        "top_p": top_p,
-        "valid": validation,
-        "statistics": statistics,
-        "mean_overlap": float(np.mean(overlaps)) if overlaps else None,
-        "reference_pieces": len(reference_scores),
-        "empty_pieces": int(sum(piece.score.note_num() == 0 for piece in pieces)),
-        "incomplete_pieces": int(sum(not piece.complete for piece in pieces)),
-        "memorization": {
-            "longest_shared_tokens": _summary(shared) | {"max": max(shared), "per_piece": shared},
-            "held_out_baseline": (_summary(baseline) | {"max": max(baseline)})
-            if baseline
-            else None,
-            "generated_tokens_median": typical,
-        },
-    }
-    audio = []
-    for i, path in enumerate(midi_paths[:report_pieces]):
-        wav = out / "audio" / f"{path.stem}.wav"
-        render_midi(pieces[i].score, wav, sample_rate=model.sample_rate)
-        caption = f"generated {i}: {pieces[i].score.note_num()} notes, shared run {shared[i]}"
-        audio.append((wav, caption))
-    for i, score in enumerate(reference_scores[:2]):
-        wav = out / "audio" / f"reference_{i}.wav"
-        render_midi(score, wav, sample_rate=model.sample_rate)
-        audio.append((wav, f"reference {i} (first {bars} bars)"))
-    metrics["seconds"] = round(time.perf_counter() - started, 3)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    write_music_report(out / "report.html", metrics, audio)
-    log.info("music evaluation of %s written to %s", run, out)
-    return metrics
+    run, info = Path(run), open_dataset(reference)
+    return run_stages(path, run, info, check_target(path, run, info, out)).metrics
 
 
-def _plain(value: float) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
-def _number(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:.0f}"
-    return str(value)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Return an HTML table; numbers are right-aligned and formatted to 3 significant digits."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(cell)}</td>"
-            if isinstance(cell, str)
-            else f"<td class=num>{_number(cell)}</td>"
-            for cell in row
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def write_music_report(path: Path, metrics: dict[str, Any], audio: Sequence[tuple[Path, str]]):
-    """Write a small self-contained report.html: the metrics tables and audio players (the WAVs
-    lie beside it and are referred to by relative paths)."""
-    from sonogen.evaluation.report import STYLE
-
-    path = Path(path)
+def music_headline(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Return rows (statistic, generated, reference) of a music evaluation for printing."""
+    rows = []
     valid = metrics.get("valid") or {}
-    memo = metrics["memorization"]
-    shared, baseline = memo["longest_shared_tokens"], memo["held_out_baseline"] or {}
-    statistics = _table(
-        ["statistic", "generated", f"reference ({metrics['reference_pieces']} pieces)", "overlap"],
-        [
-            [
-                name,
-                f"{_number(e['generated']['mean'])} ± {_number(e['generated']['std'])}",
-                f"{_number(e['reference']['mean'])} ± {_number(e['reference']['std'])}",
-                e["overlap"],
-            ]
-            for name, e in metrics["statistics"].items()
-        ],
+    if valid.get("nll") is not None:
+        rows.append(("valid NLL (nats/token)", f"{valid['nll']:.3f}", "-"))
+        rows.append(("valid perplexity", f"{valid['perplexity']:.2f}", "-"))
+    for name, values in metrics["statistics"].items():
+        generated, reference = values["generated"], values["reference"]
+        shared_area = values["overlap"]
+        rows.append(
+            (
+                name + (f" (overlap {shared_area:.2f})" if shared_area is not None else ""),
+                "-" if generated["mean"] is None else f"{generated['mean']:.3g}",
+                "-" if reference["mean"] is None else f"{reference['mean']:.3g}",
+            )
+        )
+    shared = metrics["memorization"]["longest_shared_tokens"]
+    baseline = metrics["memorization"]["held_out_baseline"] or {}
+    rows.append(
+        (
+            "longest run shared with training (tokens)",
+            f"{shared['mean']:.1f} (max {shared['max']})",
+            "-" if not baseline else f"{baseline['mean']:.1f} (max {baseline['max']})",
+        )
     )
-    likelihood = _table(
-        ["nats per token", "perplexity", "tokens"],
-        [[valid.get("nll"), valid.get("perplexity"), valid.get("tokens")]],
-    )
-    memorization = _table(
-        ["longest run of tokens shared with a training piece", "mean", "max"],
-        [
-            ["generated pieces", shared["mean"], shared["max"]],
-            ["held-out pieces (baseline)", baseline.get("mean"), baseline.get("max")],
-        ],
-    )
-    players = "".join(
-        f"<figure><audio controls src='{html.escape(wav.relative_to(path.parent).as_posix())}'>"
-        f"</audio><figcaption>{html.escape(caption)}</figcaption></figure>"
-        for wav, caption in audio
-    )
-    title = f"{metrics['model']}: {metrics['run']}"
-    settings = (
-        f"Reference {metrics['reference']}; {metrics['n']} pieces of {metrics['bars']} bars, "
-        f"seed {metrics['seed']}, temperature {metrics['temperature']}, top-p "
-        f"{metrics['top_p']}; {metrics['empty_pieces']} empty, "
-        f"{metrics['incomplete_pieces']} incomplete."
-    )
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>{STYLE}</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p class=note>{html.escape(settings)}</p>
-<h2>Held-out likelihood</h2>{likelihood}
-<h2>Statistics (mean ± std)</h2>{statistics}
-<p class=note>Overlap: the shared area of the two kernel density estimates (1: the same
-distribution, 0: disjoint). Mean overlap {_number(metrics["mean_overlap"])}.</p>
-<h2>Memorization</h2>{memorization}
-<h2>Listen</h2><div class=grid>{players}</div>
-</body></html>
-"""
-    path.write_text(page, encoding="utf-8")
+    return rows
