@@ -217,6 +217,11 @@ def _read_holder(path: Path) -> str:
 # starting over in a run dir that never saved anything
 
 
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` looks like a run dir (it holds a config.yaml), finished or not."""
+    return (Path(path) / CONFIG_NAME).is_file()
+
+
 def has_saved_state(run_dir: Path) -> bool:
     """True when a run dir holds a checkpoint or weights (a run that saved something)."""
     return (run_dir / CHECKPOINT).exists() or (run_dir / WEIGHTS_NAME).exists()

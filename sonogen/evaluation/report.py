@@ -23,6 +23,7 @@ import numpy as np
 
 from sonogen.audio.io import write_wav
 from sonogen.evaluation.suite import heldout_count, judge_note, lookup
+from sonogen.run import METRICS
 
 REPORT_CLIPS = 12  # generated and reference clips with players
 REPORT_PAIRS = 6  # nearest-neighbour pairs shown
@@ -651,7 +652,7 @@ def _clips_section(
 
 def _curves_section(out: Path, run_dir: Path | None) -> list[str]:
     """Return the HTML of a run's training curves (none for a folder), writing the picture."""
-    curves = _read_metrics_csv(Path(run_dir) / "metrics.csv") if run_dir is not None else {}
+    curves = _read_metrics_csv(Path(run_dir) / METRICS) if run_dir is not None else {}
     if not curves:
         return []
     _curves_png(out / "images" / "training_curves.png", curves)

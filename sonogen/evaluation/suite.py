@@ -43,6 +43,7 @@ import numpy as np
 
 from sonogen.errors import SonogenError
 from sonogen.music.metrics import MusicEvaluation
+from sonogen.run import CONFIG_NAME, is_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -198,10 +199,10 @@ def _run_makes_tokens(target: Path) -> bool | None:
     from sonogen.config import load_run_config
     from sonogen.models.registry import get_family
 
-    if not (target / "config.yaml").is_file():
+    if not is_run_dir(target):
         return None
     try:
-        return bool(get_family(load_run_config(target / "config.yaml").model_name).tokens)
+        return bool(get_family(load_run_config(target / CONFIG_NAME).model_name).tokens)
     except SonogenError:
         return None
 
@@ -298,7 +299,7 @@ class AudioEvaluation:
         """Checks: the target must exist; return RUN/evaluation, or FOLDER-evaluation beside it."""
         if not target.exists():
             raise SonogenError(f"{target}: not found; pass a run dir or a folder of audio files")
-        if (target / "config.yaml").is_file():
+        if is_run_dir(target):
             return target / "evaluation"
         return target.with_name(f"{target.name}-evaluation")
 
@@ -464,7 +465,7 @@ def _load_generated(target: Path, info, n: int, seed: int, progress: Progress | 
     """Load: generate n clips from a run dir (labels drawn as the train split's), or read n
     files of a folder; return the generated side."""
     target_info: dict[str, Any] = {"path": str(target)}
-    if not (target / "config.yaml").is_file():
+    if not is_run_dir(target):
         clips, names, skipped = _read_folder(target, info.sample_rate, info.clip_samples, n, seed)
         target_info |= {"kind": "folder", "files": len(names), "skipped": skipped}
         return _Generated(clips, clips, None, names, target_info, None, None)
@@ -983,7 +984,7 @@ def compare(
     used: set[str] = set()
     for run in runs:
         run = Path(run)
-        if not (run / "config.yaml").is_file():
+        if not is_run_dir(run):
             raise SonogenError(f"{run}: not a run dir (no config.yaml); compare takes run dirs")
         name = safe_file_stem(run.resolve().name)
         while name in used:

@@ -154,9 +154,7 @@ class Family(nn.Module):
         """Return n new clips, float32 [n, samples] in [-1, 1]."""
         raise NotImplementedError
 
-    def interpolate(
-        self, a: Any, b: Any, steps: int, *, label: int | None = None
-    ) -> torch.Tensor:
+    def interpolate(self, a: Any, b: Any, steps: int, *, label: int | None = None) -> torch.Tensor:
         """Return audio [steps, samples] along a path through latent space from a to b.
 
         One contract for every family with a latent space: a and b are two seeds (ints: between
@@ -169,8 +167,7 @@ class Family(nn.Module):
         if kind not in self.interpolates:
             takes = " or ".join(sorted(self.interpolates)) or "nothing"
             raise SonogenError(
-                f"interpolate: {type(self).__name__} interpolates between two {takes}, "
-                f"not {kind}"
+                f"interpolate: {type(self).__name__} interpolates between two {takes}, not {kind}"
             )
         if kind == "seeds":
             return self.interpolate_seeds(int(a), int(b), steps, label=label)

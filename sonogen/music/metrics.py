@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from sonogen.errors import SonogenError
+from sonogen.run import is_run_dir
 
 if TYPE_CHECKING:
     from sonogen.evaluation.suite import Options
@@ -396,7 +397,7 @@ class MusicEvaluation:
 
     def check(self, target: Path) -> Path:
         """Checks: the target must be a run dir; return RUN/evaluation."""
-        if not (target / "config.yaml").is_file():
+        if not is_run_dir(target):
             raise SonogenError(f"{target}: not a run dir; a MIDI dataset evaluates a music run")
         return target / "evaluation"
 
