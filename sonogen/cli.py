@@ -524,6 +524,10 @@ WORDS_HELP = (
     "Label -> word mapping for the intelligibility score (CSV of label,word rows or a JSON "
     "object); digit labels need none."
 )
+SPEECH_HELP = (
+    "Ask a speech recogniser whether each clip says its label's word (on where the labels are "
+    "digits, words, or mapped by --words); --no-speech for sounds that are not speech."
+)
 
 
 @app.command()
@@ -538,6 +542,7 @@ def evaluate(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of generation and sampling.")] = 0,
     words: Annotated[Path | None, typer.Option(help=WORDS_HELP)] = None,
+    speech: Annotated[bool, typer.Option("--speech/--no-speech", help=SPEECH_HELP)] = True,
 ) -> None:
     """Score a run or a folder of clips against real data: FAD, IS, NDB, memorization, report."""
     from sonogen import api
@@ -552,7 +557,7 @@ def evaluate(
             embedding=embedding,
             out=out,
             seed=seed,
-            words=words,
+            words=words if speech else False,
             progress=progress,
         )
     _print_table(headline(result.metrics))
@@ -569,6 +574,7 @@ def compare(
     embedding: Annotated[str, typer.Option(help=EMBEDDING_HELP)] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of generation and sampling.")] = 0,
     words: Annotated[Path | None, typer.Option(help=WORDS_HELP)] = None,
+    speech: Annotated[bool, typer.Option("--speech/--no-speech", help=SPEECH_HELP)] = True,
 ) -> None:
     """Evaluate runs with the same seed, n and embedding; write a leaderboard sorted by FAD."""
     from sonogen import api
@@ -587,7 +593,7 @@ def compare(
             n=n,
             embedding=embedding,
             seed=seed,
-            words=words,
+            words=words if speech else False,
             progress=progress,
             on_run=next_run,
         )

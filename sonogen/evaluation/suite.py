@@ -133,7 +133,8 @@ def evaluate(
     ``RUN/evaluation`` for a run, ``FOLDER-evaluation`` beside a folder) and returns them.
     embedding: one of ``embeddings.EMBEDDINGS``; ``auto`` is the dataset classifier's for a
     labelled reference, else ``stats``. words: the label -> word mapping of the intelligibility
-    score (a dict, or a CSV/JSON file; digits need none), see ``intelligibility.words_for_labels``.
+    score (a dict, or a CSV/JSON file; digits need none), see ``intelligibility.words_for_labels``;
+    False turns the recogniser off (``--no-speech``).
     A MIDI-token reference evaluates a music run (``embedding`` and ``words`` do not apply).
     """
     from sonogen.checks import check_seed
@@ -740,7 +741,10 @@ def _score_labels(classifier, info, generated: _Generated, real: _Real, heldout)
 
 def _score_intelligibility(info, generated: _Generated, real: _Real, words, heldout, progress):
     """Score: return the recogniser's score of the generated clips for their asked labels (and
-    put the held-out clips' into `heldout`), or {"skipped": one line} where it cannot run."""
+    put the held-out clips' into `heldout`), or {"skipped": one line} where it cannot run or
+    `words` is False (turned off: sounds that are not speech)."""
+    if words is False:
+        return {"skipped": "intelligibility skipped: turned off (--no-speech)"}
     if not info.labels:
         return {"skipped": "intelligibility skipped: the reference dataset has no labels"}
     try:

@@ -129,3 +129,24 @@ def test_without_pocketsphinx_the_metric_is_skipped_with_its_line(monkeypatch):
     result = intelligibility(np.zeros((2, 800), np.float32), 8000, ["0", "1"])
     assert result == {"skipped": "pocketsphinx is not installed; pip install sonogen[speech]"}
     assert words_for_labels(["0"]) == NOT_INSTALLED
+
+
+def test_no_speech_turns_the_recogniser_off_with_one_line(tmp_path):
+    # drum kits have dictionary-word labels ("kick", "snare"): --no-speech keeps the
+    # recogniser off them; it never starts, so neither side has a score
+    from types import SimpleNamespace
+
+    from sonogen.evaluation.suite import _score_intelligibility
+
+    info = SimpleNamespace(labels=["kick", "snare"], sample_rate=16000)
+    heldout: dict = {}
+    result = _score_intelligibility(info, None, None, False, heldout, None)
+    assert result == {"skipped": "intelligibility skipped: turned off (--no-speech)"}
+    assert heldout == {}
+    from typer.testing import CliRunner
+
+    from sonogen.cli import app
+
+    for command in ("evaluate", "compare"):
+        shown = CliRunner().invoke(app, [command, "--help"], terminal_width=200).output
+        assert "--no-speech" in shown
