@@ -10,7 +10,13 @@ three times with the default `stats` embedding:
 2. warm: the classifier and reference embeddings are reused (what every later evaluation costs);
 3. warm, with the HTML report.
 
+With --recogniser, a run instead of the folder (a tiny flow-VAE trained for one step on the
+dataset, so that its clips are asked for labels) is evaluated warm twice, with the speech
+recogniser (intelligibility of its clips and of the held-out ones) and with it off
+(`--no-speech`), both without the report: the recogniser's share of an evaluation.
+
     python benchmarks/bench_evaluate.py [WORK_DIR]      # default: a temporary dir, removed after
+    python benchmarks/bench_evaluate.py WORK_DIR --recogniser
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ def main() -> None:
     parser.add_argument("work", nargs="?", type=Path)
     parser.add_argument("--source", type=Path, default=SHARED / "fsdd")
     parser.add_argument("--clips", type=int, default=1000)
+    parser.add_argument("--recogniser", action="store_true", help="time it on a run's clips")
     args = parser.parse_args()
 
     import soundfile as sf
@@ -72,6 +79,9 @@ def main() -> None:
             noisy *= rng.uniform(0.5, 1.0) / max(1e-6, np.abs(noisy).max())
             sf.write(folder / f"clip_{i:04d}.wav", noisy.astype(np.float32), 16000)
 
+        if args.recogniser:
+            recogniser_rows(work, data, args.clips)
+            return
         rows = []
         for name, report in (("cold", False), ("warm", False), ("warm + report", True)):
             started = time.perf_counter()
@@ -112,6 +122,37 @@ def main() -> None:
     finally:
         if temporary:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def recogniser_rows(work: Path, data: Path, clips: int) -> None:
+    """Print the warm evaluation time of a run's clips with and without the recogniser."""
+    import sonogen
+
+    run = work / "tiny-fvae"
+    if not (run / "model.safetensors").is_file():
+        tiny = ["model.channels=8", "model.max_channels=16", "model.flow_layers=2"]
+        sonogen.train(data, "fvae", run, overrides=tiny, max_steps=1, progress=False)
+    # the classifier once (its time is the cold row of the default benchmark), then warm runs
+    sonogen.api.train_classifier(data, max_minutes=3, group_folds=0)
+    sonogen.evaluate(run, data, n=16, out=work / "eval-warmup", report=False)
+    print("| recogniser | wall s | intelligibility (generated / real held-out) |")
+    print("|---|---:|---|")
+    for name, words in (("on", None), ("off (--no-speech)", False)):
+        started = time.perf_counter()
+        result = sonogen.evaluate(
+            run, data, n=clips, out=work / f"eval-run-{name[:3]}", report=False, words=words
+        )
+        wall = time.perf_counter() - started
+        heard = result.metrics["intelligibility"]
+        real = (result.metrics["heldout_real"] or {}).get("intelligibility") or {}
+        scores = (
+            f"{heard['accuracy']:.3f} (n={heard['n']}) / {real['accuracy']:.3f} (n={real['n']})"
+            if "accuracy" in heard
+            else heard.get("skipped", "")
+        )
+        print(f"| {name} | {wall:.1f} | {scores} |", flush=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load {load:.1f} at the end")
 
 
 if __name__ == "__main__":
