@@ -22,6 +22,7 @@ from sonogen.checks import (  # noqa: F401  (safe_file_stem and output_folder ar
     check_temperature,
     check_truncation,
     finite_number,
+    is_seed,
     output_folder,
     output_wav,
     random_seed,
@@ -449,10 +450,8 @@ def interpolate(
     steps = check_steps(steps)
     output_folder(out, create=False)
     model = load(run)
-    seeds = [isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (a, b)]
-    kind = model.check_interpolation(
-        a if seeds[0] else Path(a), b if seeds[1] else Path(b), None if label is None else label
-    )
+    a, b = (x if is_seed(x) else Path(x) for x in (a, b))
+    kind = model.check_interpolation(a, b, label)
     if kind == "sounds":
         first, _ = read_audio(a, sample_rate=model.sample_rate)
         second, _ = read_audio(b, sample_rate=model.sample_rate)

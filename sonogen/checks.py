@@ -31,6 +31,17 @@ def shown(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 
+def is_seed(value: Any) -> bool:
+    """Whether an interpolation end is a seed (a whole number, not a bool) rather than a sound."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def interpolation_kind(a: Any, b: Any) -> str:
+    """Return what two interpolation ends are: "seeds", "sounds" or "one of each"."""
+    seeds = is_seed(a), is_seed(b)
+    return "seeds" if all(seeds) else "sounds" if not any(seeds) else "one of each"
+
+
 def whole_number(option: str, value: Any, low: int, high: int | None = None) -> int:
     """Return ``value`` as an int in [low, high], or raise SonogenError naming ``option``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

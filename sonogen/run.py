@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from sonogen.checks import check_seed, check_steps, finite_number, shown
+from sonogen.checks import check_seed, check_steps, finite_number, interpolation_kind, shown
 from sonogen.errors import SonogenError
 
 log = logging.getLogger(__name__)
@@ -727,13 +727,12 @@ class Model:
                 f"{self.model_name} cannot interpolate; the GANs interpolate between two seeds "
                 "and fvae between two seeds or two sounds"
             )
-        seeds = [isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (a, b)]
-        if any(seeds) and not all(seeds):
+        kind = interpolation_kind(a, b)
+        if kind == "one of each":
             raise SonogenError(
                 "interpolate: give two seeds (sonogen interpolate RUN 1 2 --out DIR) or two "
                 "sounds (sonogen interpolate RUN a.wav b.wav --out DIR), not one of each"
             )
-        kind = "seeds" if all(seeds) else "sounds"
         if kind not in between:
             if kind == "sounds":
                 raise SonogenError(

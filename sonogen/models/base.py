@@ -162,8 +162,7 @@ class Family(nn.Module):
         two sounds (mono float [samples]: between their encodings), whichever ``interpolates``
         declares; the caller's arguments choose.
         """
-        seeds = [isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (a, b)]
-        kind = "seeds" if all(seeds) else "sounds" if not any(seeds) else "one of each"
+        kind = checks.interpolation_kind(a, b)
         if kind not in self.interpolates:
             takes = " or ".join(sorted(self.interpolates)) or "nothing"
             raise SonogenError(
