@@ -304,6 +304,9 @@ def generate(
     truncation: float | None = None,
     seconds: float | None = None,
     prompt: str | Path | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    sampler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Path], int]:
     """Generate n clips from a run into ``out`` as 16-bit WAVs; return (paths, seed used).
@@ -313,7 +316,9 @@ def generate(
 
     Clips are made in batches of up to 16 (fewer for long clips) and each batch is written before
     the next is made, so memory does not grow with n and a stopped command keeps what it wrote;
-    ``progress(done, n)`` is called after each batch. The first batch uses ``seed``, batch k a
+    ``steps``, ``guidance`` and ``sampler`` are the ODE options of flow matching (default: the
+    run's config). ``progress(done, n)`` is called after each batch. The first batch uses
+    ``seed``, batch k a
     seed derived from (seed, k): the same seed gives the same files, and the first 16 clips of
     ``-n 16`` and ``-n 1000`` are the same.
     """
@@ -325,10 +330,13 @@ def generate(
     options = {}
     if truncation is not None:
         options["truncation"] = check_truncation(truncation)
+    given = {"steps": steps, "guidance": guidance, "sampler": sampler}
+    options |= {name: value for name, value in given.items() if value is not None}
     if seconds is not None:
         seconds = finite_number("--seconds", seconds, low=0, high=MAX_SECONDS, low_open=True)
     output_folder(out, create=False)
     model = load(run)
+    model.check_options(options)  # an option the family does not take is refused before any work
     if label is not None:
         model.label_indices(label, 1)  # an unknown label is refused before any work
     prompt_audio = None

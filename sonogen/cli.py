@@ -309,6 +309,16 @@ def generate(
         Path | None,
         typer.Option(help="Audio file to continue (any rate/channels); writes prompt + new audio."),
     ] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="ODE steps (flow; default: the run's config).")
+    ] = None,
+    guidance: Annotated[
+        float | None,
+        typer.Option(help="Classifier-free guidance (flow): 1 none, more follows --label closer."),
+    ] = None,
+    sampler: Annotated[
+        str | None, typer.Option(help="ODE sampler (flow): euler, midpoint or heun.")
+    ] = None,
 ) -> None:
     """Generate new clips from a trained run as 16-bit WAVs."""
     from sonogen import api
@@ -334,6 +344,9 @@ def generate(
             truncation=truncation,
             seconds=seconds,
             prompt=prompt,
+            steps=steps,
+            guidance=guidance,
+            sampler=sampler,
             progress=report,
         )
     console.print(f"{len(paths)} clips (seed {used_seed}) written to {out}")

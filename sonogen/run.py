@@ -611,6 +611,22 @@ class Model:
         both, or neither."""
         return frozenset(self.family.interpolates)
 
+    @property
+    def generation_options(self) -> frozenset[str]:
+        """The options ``generate`` takes beyond seed, labels and temperature (e.g.
+        {"truncation"} for the GANs, {"steps", "guidance", "sampler"} for flow matching)."""
+        return frozenset(self.family.generation_options)
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Refuse, naming the option, any generation option this model's family does not take."""
+        for name in options:
+            if name not in self.family.generation_options:
+                takes = ", ".join(f"--{o}" for o in sorted(self.family.generation_options))
+                raise SonogenError(
+                    f"--{name}: not an option of {self.model_name}"
+                    + (f" (it takes {takes})" if takes else "")
+                )
+
     # --- generation -----------------------------------------------------------------------
     def label_indices(self, labels: Any, n: int) -> Any:
         """Return label indices [n] from names or indices (one value is repeated n times)."""

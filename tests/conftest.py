@@ -123,6 +123,16 @@ TINY = {
         "model.griffin_lim_iters=8",
     ],
 }
+TINY["flow"] = [
+    "model.n_mels=16",
+    "model.channels=8",
+    "model.blocks=1",
+    "model.attention_heads=2",
+    "model.steps=2",
+    "model.vocoder_channels=8",
+    "model.vocoder_blocks=1",
+    "model.vocoder_segment_frames=8",
+]
 # a flow-VAE small enough for steps of milliseconds
 TINY_FVAE = [
     "model.bands=4",

@@ -57,6 +57,9 @@ class Family(nn.Module):
     encodes: ClassVar[bool] = False
     # what interpolate() takes: "seeds" (interpolate_seeds) and/or "sounds" (interpolate_sounds)
     interpolates: ClassVar[frozenset[str]] = frozenset()
+    # the generation options generate() takes beyond seed, labels and temperature (e.g.
+    # "truncation" for the GANs; "steps", "guidance", "sampler" for flow matching)
+    generation_options: ClassVar[frozenset[str]] = frozenset()
 
     @property
     def fixed_length(self) -> bool:

@@ -257,6 +257,7 @@ class _WGANGP(Family):
     # overflow it; bf16 (same range as fp32) is fine
     float16 = False
     interpolates = frozenset({"seeds"})
+    generation_options = frozenset({"truncation"})
     generator: nn.Module
     critic: nn.Module
     conditioning: Conditioning

@@ -13,6 +13,7 @@ FAMILIES: dict[str, str] = {
     "transformer": "sonogen.models.autoregressive:TransformerAR",
     "lstm-baseline": "sonogen.models.autoregressive:LSTMBaseline",
     "fvae": "sonogen.models.fvae:FlowVAE",
+    "flow": "sonogen.models.flow:FlowMatching",
     "music-lstm": "sonogen.models.music:MusicLSTM",
     "music-transformer": "sonogen.models.music:MusicTransformer",
 }
