@@ -43,17 +43,21 @@ def setting(
     choices: tuple | None = None,
     odd: bool = False,
     why: str = "",
+    older_runs: Any = None,
 ) -> Any:
     """Return a dataclass field with a default and the values it accepts, checked by
     build_dataclass: numbers from ``low`` to ``high`` (``above``/``below``: excluding that end),
     an ``odd`` whole number, or one of ``choices``; ``why`` is said when a value is refused.
 
     Each family declares its settings with it, beside what they mean: ``dim: int = setting(16,
-    1, 128)``.
+    1, 128)``. ``older_runs`` is what a run's config.yaml written before the setting existed
+    meant by leaving it out, where that differs from the new default (so old runs still load and
+    behave as they did).
     """
     rule = {"low": low, "high": high, "above": above, "below": below}
     rule |= {"choices": choices, "odd": odd, "why": why}
-    return field(default=default, metadata={"setting": rule})
+    metadata = {"setting": rule} | ({} if older_runs is None else {"older_runs": older_runs})
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -336,10 +340,17 @@ def load_run_config(path: Path) -> RunConfig:
             raise SonogenError(
                 f"{path}: data.{key} is missing; restore the file or train the run again"
             )
+    model = values["model"]
+    if isinstance(model, dict):  # settings added since the run was written: what it meant then
+        model = {
+            spec.name: spec.metadata["older_runs"]
+            for spec in dataclasses.fields(family.Config)
+            if "older_runs" in spec.metadata
+        } | model
     return RunConfig(
         model_name=values["model_name"],
         data=build_dataclass(DataConfig, data, f"{path}: data"),
-        model=build_dataclass(family.Config, values["model"], f"{path}: model"),
+        model=build_dataclass(family.Config, model, f"{path}: model"),
         train=build_dataclass(TrainConfig, values.get("train"), f"{path}: train"),
     )
 

@@ -121,6 +121,9 @@ TINY = {
         "model.label_dim=4",
         "model.hop_length=32",
         "model.griffin_lim_iters=8",
+        "model.vocoder_channels=8",
+        "model.vocoder_blocks=1",
+        "model.vocoder_segment_frames=8",
     ],
 }
 TINY["flow"] = [

@@ -37,6 +37,7 @@ from sonogen.models.base import (
     seeded_generator,
     slerp,
 )
+from sonogen.models.vocoder import LinearSpec, Vocoder
 
 # --------------------------------------------------------------------------------------------
 # configs
@@ -80,6 +81,13 @@ class SpecGANConfig:
     # normalised log-magnitudes are clipped at this many deviations
     clip_deviations: float = setting(3.0, 0, 100, above=True)
     griffin_lim_iters: int = setting(16, 1, 1000)  # the paper's count
+    # spectrogram -> audio: a vocoder learnt beside the GAN (sonogen.models.vocoder), or the
+    # paper's Griffin-Lim (what runs written before the vocoder existed use)
+    vocoder: str = setting("learned", choices=("learned", "griffin-lim"), older_runs="griffin-lim")
+    vocoder_channels: int = setting(128, 8, 1024)
+    vocoder_blocks: int = setting(6, 1, 32)
+    vocoder_learning_rate: float = setting(1e-3, *LEARNING_RATES)
+    vocoder_segment_frames: int = setting(32, 4, 4096)
     label_dim: int = setting(32, 1, 4096)
     critic_steps: int = setting(5, 1, 100)
     gradient_penalty: float = setting(10.0, 0, 10**6)
@@ -294,7 +302,7 @@ class _WGANGP(Family):
 
     def train_step(self, audio, labels, step, optimizers, backward):
         c = self.config
-        generator_optimizer, critic_optimizer = optimizers
+        generator_optimizer, critic_optimizer = optimizers[:2]
         labels = labels if self.conditioning.num_labels else None
         real = self.to_critic_input(audio)
         z = torch.randn(real.shape[0], c.latent_dim, device=real.device)
@@ -470,6 +478,47 @@ class SpecGAN(_WGANGP):
         )
         self.register_buffer("log_mean", torch.zeros(self.frequency_bins, 1))
         self.register_buffer("log_std", torch.ones(self.frequency_bins, 1))
+        if config.vocoder == "learned":
+            spec = LinearSpec(config.n_fft, config.hop_length, self.frequency_bins)
+            self.vocoder = Vocoder(spec, config.vocoder_channels, config.vocoder_blocks)
+
+    def configure_optimizers(self):
+        optimizers = super().configure_optimizers()
+        if self.config.vocoder == "learned":
+            c = self.config
+            optimizers.append(
+                torch.optim.AdamW(
+                    self.vocoder.parameters(), lr=c.vocoder_learning_rate, betas=(0.8, 0.99)
+                )
+            )
+        return optimizers
+
+    def train_step(self, audio, labels, step, optimizers, backward):
+        """A GAN step, then (with the learned vocoder) one vocoder step on random segments of the
+        same real clips."""
+        logs = super().train_step(audio, labels, step, optimizers, backward)
+        if self.config.vocoder == "learned":
+            loss, vocoder_logs = self.vocoder.loss(audio, self.config.vocoder_segment_frames)
+            optimizers[2].zero_grad()
+            backward(loss)
+            optimizers[2].step()
+            logs |= {"vocoder_loss": loss.detach()} | vocoder_logs
+        return logs
+
+    @torch.no_grad()
+    def validate(self, audio, labels):
+        """The Wasserstein estimate, and the vocoder's copy synthesis of the held-out clips:
+        log-magnitude L1 and multi-resolution STFT distance."""
+        from sonogen.audio.features import multi_resolution_stft_distance
+
+        scores = super().validate(audio, labels)
+        if self.config.vocoder == "learned":
+            output = self.spectrogram_to_audio(self.log_magnitude(audio))
+            scores["vocoder_feature_l1"] = (
+                (self.log_magnitude(output) - self.log_magnitude(audio)).abs().mean()
+            )
+            scores["vocoder_stft"] = multi_resolution_stft_distance(output, audio)
+        return scores
 
     def log_magnitude(self, audio: torch.Tensor) -> torch.Tensor:
         """audio [batch, samples] -> log |STFT| [batch, 128, frames] (Nyquist bin dropped)."""
@@ -498,10 +547,21 @@ class SpecGAN(_WGANGP):
         return (normalised.clamp(-k, k) / k).unsqueeze(1)
 
     def output_to_audio(self, output: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        log_magnitude = output[:, 0] * c.clip_deviations * self.log_std + self.log_mean
+        return self.spectrogram_to_audio(log_magnitude)
+
+    def spectrogram_to_audio(self, log_magnitude: torch.Tensor) -> torch.Tensor:
+        """log |STFT| [batch, 128, frames] -> audio [batch, clip_samples], by the learned
+        vocoder or Griffin-Lim (``model.vocoder``)."""
         from sonogen.audio.features import griffin_lim
 
         c = self.config
-        log_magnitude = output[:, 0] * c.clip_deviations * self.log_std + self.log_mean
+        if c.vocoder == "learned":
+            # one more frame (a copy of the last), as for Griffin-Lim below: frames - 1 hops of
+            # audio would leave the last hop silent
+            audio = self.vocoder(F.pad(log_magnitude, (0, 1), mode="replicate"))
+            return audio[:, : self.data.clip_samples]
         magnitude = torch.exp(log_magnitude)
         magnitude = F.pad(magnitude, (0, 0, 0, 1))  # the dropped Nyquist bin, as zeros
         # one more frame (a copy of the last) so the frames cover `length` samples exactly with

@@ -33,6 +33,7 @@ from sonogen.audio.features import (
 
 # the log-mel floor: ln(mel power + FLOOR); 1e-5 is about 86 dB below a full-scale sine's band
 FLOOR = 1e-5
+LOG_EPSILON = 1e-2  # the floor of the magnitudes in the vocoder's multi-resolution STFT loss
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,17 @@ class MelSpec:
         n_fft = 2 ** max(6, round(math.log2(0.032 * sample_rate)))
         return cls(sample_rate, n_fft, n_fft // 4, n_mels)
 
+    @property
+    def channels(self) -> int:
+        return self.n_mels
+
     def frames(self, samples: int) -> int:
         """Return the number of centred frames of a signal of ``samples`` samples."""
         return 1 + samples // self.hop_length
+
+    def features(self, audio: Tensor) -> Tensor:
+        """What a vocoder reads: the log-mel."""
+        return self.log_mel(audio)
 
     def log_mel(self, audio: Tensor) -> Tensor:
         """audio [..., samples] -> log-mel [..., n_mels, 1 + samples // hop_length]."""
@@ -74,6 +83,27 @@ class MelSpec:
         return griffin_lim(
             magnitude, self.n_fft, self.hop_length, n_iter=iterations, length=samples
         )
+
+
+@dataclass(frozen=True)
+class LinearSpec:
+    """SpecGAN's spectrogram as a vocoder input: ln(|STFT| + 1e-6) of the first ``bins`` bins
+    (periodic Hann window of ``n_fft``, hop ``hop_length``, centred frames)."""
+
+    n_fft: int
+    hop_length: int
+    bins: int
+
+    @property
+    def channels(self) -> int:
+        return self.bins
+
+    def features(self, audio: Tensor) -> Tensor:
+        """audio [..., samples] -> [..., bins, 1 + samples // hop_length]."""
+        from sonogen.audio.features import stft_magnitude
+
+        magnitude = stft_magnitude(audio, n_fft=self.n_fft, hop_length=self.hop_length)
+        return torch.log(magnitude[..., : self.bins, :] + 1e-6)
 
 
 class ConvNeXtBlock(nn.Module):
@@ -96,7 +126,8 @@ class ConvNeXtBlock(nn.Module):
 
 
 class Vocoder(nn.Module):
-    """log-mel [batch, n_mels, frames] -> audio [batch, (frames - 1) * hop_length].
+    """features [batch, channels, frames] -> audio [batch, (frames - 1) * hop_length], where the
+    features are ``spec.features(audio)``: a `MelSpec`'s log-mel or a `LinearSpec`'s log-magnitude.
 
     ConvNeXt blocks at the frame rate, then per frame the log-magnitude and phase of every STFT
     bin (magnitudes capped at e^``MAX_LOG_MAGNITUDE``), then the inverse STFT (the mel's window
@@ -105,19 +136,19 @@ class Vocoder(nn.Module):
 
     MAX_LOG_MAGNITUDE = 4.6  # about 100, Vocos' cap: a full-scale sine peaks near n_fft / 4
 
-    def __init__(self, spec: MelSpec, channels: int = 128, blocks: int = 6):
+    def __init__(self, spec: MelSpec | LinearSpec, channels: int = 128, blocks: int = 6):
         super().__init__()
         self.spec = spec
         bins = spec.n_fft // 2 + 1
-        self.embed = nn.Conv1d(spec.n_mels, channels, 7, padding=3)
+        self.embed = nn.Conv1d(spec.channels, channels, 7, padding=3)
         self.norm = nn.LayerNorm(channels)
         self.blocks = nn.ModuleList(ConvNeXtBlock(channels) for _ in range(blocks))
         self.final_norm = nn.LayerNorm(channels)
         self.head = nn.Linear(channels, 2 * bins)
 
-    def spectrum(self, log_mel: Tensor) -> Tensor:
-        """Return the complex STFT [batch, n_fft // 2 + 1, frames] predicted from log-mel."""
-        x = self.embed(log_mel)
+    def spectrum(self, features: Tensor) -> Tensor:
+        """Return the complex STFT [batch, n_fft // 2 + 1, frames] predicted from features."""
+        x = self.embed(features)
         x = self.norm(x.transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             x = block(x)
@@ -126,30 +157,31 @@ class Vocoder(nn.Module):
         magnitude = torch.exp(log_magnitude.clamp(max=self.MAX_LOG_MAGNITUDE))
         return torch.polar(magnitude, phase)
 
-    def forward(self, log_mel: Tensor) -> Tensor:
-        frames = log_mel.shape[-1]
+    def forward(self, features: Tensor) -> Tensor:
+        frames = features.shape[-1]
         spec = self.spec
-        return _istft(
-            self.spectrum(log_mel), spec.n_fft, spec.hop_length, (frames - 1) * spec.hop_length
-        )
+        length = (frames - 1) * spec.hop_length
+        return _istft(self.spectrum(features), spec.n_fft, spec.hop_length, length)
 
     def loss(self, audio: Tensor, segment_frames: int, generator: torch.Generator | None = None):
         """Return (loss, logs) of copy synthesis on a random segment of each clip.
 
         audio [batch, samples]: a segment of ``segment_frames`` hops at a random hop-aligned
-        offset per clip is cut out, its log-mel vocoded, and the output compared with the segment:
-        L1 between the log-mels plus the multi-resolution STFT distance at four window sizes around
-        the mel's (2x, 1x, 1/2x, 1/4x n_fft).
+        offset per clip is cut out, its features vocoded, and the output compared with the
+        segment: L1 between the features plus the multi-resolution STFT distance (magnitudes
+        floored at LOG_EPSILON) at four window sizes around the spec's (2x, 1x, 1/2x, 1/4x n_fft).
         """
         segment = self.segments(audio, segment_frames, generator)
-        log_mel = self.spec.log_mel(segment)
-        output = self(log_mel)[:, : segment.shape[-1]]
+        features = self.spec.features(segment)
+        output = self(features)[:, : segment.shape[-1]]
         output = F.pad(output, (0, segment.shape[-1] - output.shape[-1]))
-        mel_l1 = (self.spec.log_mel(output) - log_mel).abs().mean()
+        feature_l1 = (self.spec.features(output) - features).abs().mean()
         sizes = tuple(self.spec.n_fft * 2 // 2**i for i in range(4))
-        stft = multi_resolution_stft_distance(output, segment, fft_sizes=sizes)
-        loss = mel_l1 + stft
-        return loss, {"vocoder_mel_l1": mel_l1.detach(), "vocoder_stft": stft.detach()}
+        # log magnitudes floored at 1e-2, as the flow-VAE's loss (models/fvae.py): with 1e-7 the
+        # digital silence of zero-padded clips dominates (FSDD: 6.5 of a loss of 8.2 at step 150)
+        stft = multi_resolution_stft_distance(output, segment, fft_sizes=sizes, eps=LOG_EPSILON)
+        logs = {"vocoder_feature_l1": feature_l1.detach(), "vocoder_stft": stft.detach()}
+        return feature_l1 + stft, logs
 
     def segments(
         self, audio: Tensor, segment_frames: int, generator: torch.Generator | None = None

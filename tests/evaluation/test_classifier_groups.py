@@ -242,3 +242,22 @@ def test_one_group_falls_back_to_the_random_split_and_says_so(tmp_path, one_thre
     assert "one group only (ann)" in caplog.text
     assert not math.isnan(report.accuracy)
     assert load_classifier(path).group_note == report.group_note
+
+
+def test_mixup_mixes_inputs_and_labels_with_one_weight():
+    """Mixup blends each clip with one other of the batch, features and one-hot labels by the
+    same weight (so a mixed label says how much of each clip is in it); alpha 0 changes nothing."""
+    from sonogen.evaluation.classifier import _mixup
+
+    inputs = torch.arange(4.0).view(4, 1, 1).expand(4, 3, 5).clone()
+    targets = torch.nn.functional.one_hot(torch.arange(4), 4).float()
+    same = _mixup(inputs, targets, 0.0, torch.Generator().manual_seed(0))
+    assert same[0] is inputs and same[1] is targets
+    mixed, labels = _mixup(inputs, targets, 0.4, torch.Generator().manual_seed(0))
+    assert torch.allclose(labels.sum(dim=1), torch.ones(4))
+    # a clip's mixed value is the label-weighted mean of the clips' values 0..3
+    expected = labels @ torch.arange(4.0)
+    assert torch.allclose(mixed[:, 0, 0], expected, atol=1e-6)
+    assert torch.allclose(mixed, mixed[:, :1, :1].expand(4, 3, 5))
+    again = _mixup(inputs, targets, 0.4, torch.Generator().manual_seed(0))
+    assert torch.equal(again[0], mixed)
