@@ -183,6 +183,34 @@ class Family(nn.Module):
         """Return audio [steps, samples] between the latents drawn for two seeds."""
         raise NotImplementedError
 
+    def seed_path(
+        self, seed_a: Any, seed_b: Any, steps: int, shape: tuple[int, ...], label: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return (noises [steps, *shape] along the great circle between the N(0, I) noises
+        ``generate(1, seed=...)`` draws for two seeds, labels [steps] or None) for a family whose
+        generate draws a label (labelled model, none given) and then the noise from the seed.
+
+        The label is ``label``, or the one seed A draws, so the first noise is seed A's own.
+        """
+        steps = check_steps(steps)
+        seeds = check_seed(seed_a, "seed A"), check_seed(seed_b, "seed B")
+        if None in seeds:
+            raise SonogenError("seed A, seed B: an interpolation needs two seeds")
+        noises, drawn = [], []
+        for seed in seeds:  # the same draws, in the same order, as generate(1, seed=seed)
+            generator = seeded_generator(seed, self.device)
+            if self.num_labels and label is None:
+                drawn.append(
+                    torch.randint(self.num_labels, (1,), generator=generator, device=self.device)
+                )
+            noises.append(torch.randn((1, *shape), generator=generator, device=self.device)[0])
+        labels = None
+        if self.num_labels:
+            labels = self.check_labels(drawn[0] if label is None else torch.tensor(label), steps)
+        elif label is not None:
+            self.check_labels(torch.tensor(label), steps)  # refuses: trained without labels
+        return slerp(noises[0], noises[1], steps), labels
+
     def interpolate_sounds(self, a: Any, b: Any, steps: int) -> torch.Tensor:
         """Return audio [steps, samples] between the encodings of two sounds [samples]."""
         raise NotImplementedError

@@ -35,11 +35,8 @@ from sonogen.config import LEARNING_RATES, DataConfig, setting
 from sonogen.errors import SonogenError
 from sonogen.models.base import (
     Family,
-    check_seed,
-    check_steps,
     check_temperature,
     seeded_generator,
-    slerp,
 )
 from sonogen.models.vocoder import MelSpec, Vocoder
 
@@ -477,25 +474,7 @@ class FlowMatching(Family):
         """Return audio [steps, clip_samples] along the great circle between the base noises that
         ``generate`` draws for two seeds; the label is ``label`` or the one seed A draws, so the
         first clip is ``generate(1, seed=seed_a)``."""
-        steps = check_steps(steps)
-        seeds = check_seed(seed_a, "seed A"), check_seed(seed_b, "seed B")
-        if None in seeds:
-            raise SonogenError("seed A, seed B: an interpolation needs two seeds")
-        noises, drawn = [], []
-        for seed in seeds:  # the same draws, in the same order, as generate(1, seed=seed)
-            generator = seeded_generator(seed, self.device)
-            if self.num_labels and label is None:
-                drawn.append(
-                    torch.randint(self.num_labels, (1,), generator=generator, device=self.device)
-                )
-            shape = (1, self.config.n_mels, self.frames)
-            noises.append(torch.randn(shape, generator=generator, device=self.device)[0])
-        labels = None
-        if self.num_labels:
-            labels = self.check_labels(drawn[0] if label is None else torch.tensor(label), steps)
-        elif label is not None:
-            self.check_labels(torch.tensor(label), steps)  # refuses: trained without labels
+        shape = (self.config.n_mels, self.frames)
+        noises, labels = self.seed_path(seed_a, seed_b, steps, shape, label)
         c = self.config
-        return self.decode_noise(
-            slerp(noises[0], noises[1], steps), labels, c.steps, c.sampler, c.guidance
-        )
+        return self.decode_noise(noises, labels, c.steps, c.sampler, c.guidance)

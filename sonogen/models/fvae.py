@@ -66,11 +66,9 @@ from sonogen.config import LEARNING_RATES, DataConfig, setting
 from sonogen.errors import SonogenError
 from sonogen.models.base import (
     Family,
-    check_seed,
     check_steps,
     check_temperature,
     seeded_generator,
-    slerp,
 )
 
 PQMF_ATTENUATION_DB = 100.0  # stop-band attenuation of the prototype (RAVE's value)
@@ -770,29 +768,14 @@ class FlowVAE(Family):
         is ``generate(1, seed=seed_a, labels=label)`` and the last the same for seed B (where
         seed B draws the same label as seed A, or a label is given).
         """
-        steps = check_steps(steps)
-        seeds = check_seed(seed_a, "seed A"), check_seed(seed_b, "seed B")
-        if None in seeds:
-            raise SonogenError("seed A, seed B: an interpolation needs two seeds")
         _, frames = self._frames_for(None)
-        noises, drawn = [], []
-        for seed in seeds:  # the same draws, in the same order, as generate(1, seed=seed)
-            generator = seeded_generator(seed, self.device)
-            if self.num_labels and label is None:
-                drawn.append(
-                    torch.randint(self.num_labels, (1,), generator=generator, device=self.device)
-                )
-            shape = (1, self.config.latent_dim, frames)
-            noises.append(torch.randn(shape, generator=generator, device=self.device)[0])
-        labels = None
-        if self.num_labels:
-            labels = self.check_labels(drawn[0] if label is None else torch.tensor(label), steps)
-        elif label is not None:
-            self.check_labels(torch.tensor(label), steps)  # refuses: trained without labels
+        noises, labels = self.seed_path(
+            seed_a, seed_b, steps, (self.config.latent_dim, frames), label
+        )
         was_training = self.training
         self.eval()
         try:
-            z = self.flow.inverse(slerp(noises[0], noises[1], steps), labels)
+            z = self.flow.inverse(noises, labels)
             return self.decode(z)[:, : self.data.clip_samples]
         finally:
             self.train(was_training)
