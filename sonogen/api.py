@@ -318,9 +318,8 @@ def generate(
     the next is made, so memory does not grow with n and a stopped command keeps what it wrote;
     ``steps``, ``guidance`` and ``sampler`` are the ODE options of flow matching (default: the
     run's config). ``progress(done, n)`` is called after each batch. The first batch uses
-    ``seed``, batch k a
-    seed derived from (seed, k): the same seed gives the same files, and the first 16 clips of
-    ``-n 16`` and ``-n 1000`` are the same.
+    ``seed``, batch k a seed derived from (seed, k): the same seed gives the same files, and the
+    first 16 clips of ``-n 16`` and ``-n 1000`` are the same.
     """
     from sonogen.audio.io import read_audio, write_wav
 

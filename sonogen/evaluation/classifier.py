@@ -185,11 +185,15 @@ class ClassifierNetwork(nn.Module):
         """Return the embedding [batch, embedding_dim] (after ReLU) of log-mel features."""
         return self.embed_input(self.network_input(log_mel, mask))
 
+    def logits_of_input(self, normalised: torch.Tensor) -> torch.Tensor:
+        """Return the logits [batch, classes] of `network_input`'s output."""
+        return self.output(self.dropout(self.embed_input(normalised)))
+
     def logits_of_log_mel(
         self, log_mel: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Return the logits [batch, classes] of log-mel features [batch, n_mels, frames]."""
-        return self.output(self.dropout(self.embed_log_mel(log_mel, mask)))
+        return self.logits_of_input(self.network_input(log_mel, mask))
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         return self.logits_of_log_mel(self.log_mel(audio))
@@ -712,7 +716,7 @@ def _fit(
                 inputs = network.network_input(log_mel, mask)
                 targets = nn.functional.one_hot(train_labels[batch], len(info.labels)).float()
                 inputs, targets = _mixup(inputs, targets, plan.augmentation.mixup, generator)
-                logits = network.output(network.dropout(network.embed_input(inputs)))
+                logits = network.logits_of_input(inputs)
                 loss = nn.functional.cross_entropy(logits, targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

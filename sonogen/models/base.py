@@ -247,6 +247,21 @@ class Family(nn.Module):
         return labels
 
 
+def per_bin_statistics(
+    features: Callable[[torch.Tensor], torch.Tensor], audio: np.ndarray, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (mean, deviation) [bins, 1] of ``features(clips)`` [n, bins, frames] over the
+    clips and frames of audio [n, samples] (in chunks of 256 clips); the deviation is floored at
+    1e-3, so a bin that never changes cannot divide by zero when normalised."""
+    values = torch.cat(
+        [
+            features(torch.from_numpy(audio[i : i + 256]).to(device))
+            for i in range(0, len(audio), 256)
+        ]
+    )
+    return values.mean(dim=(0, 2))[:, None], values.std(dim=(0, 2))[:, None].clamp_min(1e-3)
+
+
 def flush_denormals() -> None:
     """Make this process flush denormal floats to zero (x86 CPUs run up to 100x slower on them:
     one LSTM training step on quiet speech took 13.8 s instead of 0.65 s).

@@ -36,6 +36,7 @@ from sonogen.errors import SonogenError
 from sonogen.models.base import (
     Family,
     check_temperature,
+    per_bin_statistics,
     seeded_generator,
 )
 from sonogen.models.vocoder import MelSpec, Vocoder
@@ -276,14 +277,9 @@ class FlowMatching(Family):
 
     def fit_statistics(self, audio: np.ndarray) -> None:
         """Per-mel-bin mean and deviation of the log-mel over training clips (and frames)."""
-        logs = torch.cat(
-            [
-                self.log_mel(torch.from_numpy(audio[i : i + 256]).to(self.mel_mean.device))
-                for i in range(0, len(audio), 256)
-            ]
-        )
-        self.mel_mean.copy_(logs.mean(dim=(0, 2))[:, None])
-        self.mel_std.copy_(logs.std(dim=(0, 2))[:, None].clamp_min(1e-3))
+        mean, deviation = per_bin_statistics(self.log_mel, audio, self.mel_mean.device)
+        self.mel_mean.copy_(mean)
+        self.mel_std.copy_(deviation)
 
     # --- training ---------------------------------------------------------------------------
     def configure_optimizers(self):
@@ -315,11 +311,7 @@ class FlowMatching(Family):
             keep = torch.rand(batch, device=x1.device, generator=generator)
             condition = torch.where(keep >= self.config.label_dropout, labels, condition)
         x_t = (1 - t[:, None, None]) * noise + t[:, None, None] * x1
-        return F.mse_loss(self.predict(x_t, t, condition), x1 - noise)
-
-    def predict(self, x_t: Tensor, t: Tensor, labels: Tensor) -> Tensor:
-        """Return the network's velocity at x_t [batch, n_mels, frames], times t [batch]."""
-        return self.network(x_t, t, labels)
+        return F.mse_loss(self.network(x_t, t, condition), x1 - noise)
 
     def learning_rate_at(self, base: float, step: int) -> float:
         warmup = self.config.warmup_steps
@@ -358,10 +350,9 @@ class FlowMatching(Family):
 
         labels = labels if self.num_labels else None
         generator = seeded_generator(0, audio.device)
-        x1 = self.normalise(self.log_mel(audio))
-        scores = {"loss": float(self.flow_loss(x1, labels, generator))}
+        log_mel = self.log_mel(audio)
+        scores = {"loss": float(self.flow_loss(self.normalise(log_mel), labels, generator))}
         if self.config.vocoder == "learned":
-            log_mel = self.log_mel(audio)
             output = self.vocoder(log_mel)[:, : audio.shape[-1]].clamp(-1, 1)
             scores["vocoder_feature_l1"] = float((self.log_mel(output) - log_mel).abs().mean())
             scores["vocoder_stft"] = float(multi_resolution_stft_distance(output, audio))
@@ -374,10 +365,10 @@ class FlowMatching(Family):
         times = torch.full((n,), t, device=x.device)
         null = self.null_labels(n, x.device)
         if labels is None or guidance == 0:
-            return self.predict(x, times, null)
+            return self.network(x, times, null)
         if guidance == 1:
-            return self.predict(x, times, labels)
-        both = self.predict(torch.cat([x, x]), torch.cat([times, times]), torch.cat([labels, null]))
+            return self.network(x, times, labels)
+        both = self.network(torch.cat([x, x]), torch.cat([times, times]), torch.cat([labels, null]))
         conditional, unconditional = both.chunk(2)
         return unconditional + guidance * (conditional - unconditional)
 

@@ -34,6 +34,7 @@ from sonogen.models.base import (
     check_steps,
     check_temperature,
     check_truncation,
+    per_bin_statistics,
     seeded_generator,
     slerp,
 )
@@ -513,10 +514,9 @@ class SpecGAN(_WGANGP):
 
         scores = super().validate(audio, labels)
         if self.config.vocoder == "learned":
-            output = self.spectrogram_to_audio(self.log_magnitude(audio))
-            scores["vocoder_feature_l1"] = (
-                (self.log_magnitude(output) - self.log_magnitude(audio)).abs().mean()
-            )
+            real = self.log_magnitude(audio)
+            output = self.spectrogram_to_audio(real)
+            scores["vocoder_feature_l1"] = (self.log_magnitude(output) - real).abs().mean()
             scores["vocoder_stft"] = multi_resolution_stft_distance(output, audio)
         return scores
 
@@ -531,14 +531,9 @@ class SpecGAN(_WGANGP):
 
     def fit_statistics(self, audio: np.ndarray) -> None:
         """Per-frequency mean and deviation of the log-magnitude over training clips."""
-        logs = torch.cat(
-            [
-                self.log_magnitude(torch.from_numpy(audio[i : i + 256]).to(self.log_mean.device))
-                for i in range(0, len(audio), 256)
-            ]
-        )
-        self.log_mean.copy_(logs.mean(dim=(0, 2))[:, None])
-        self.log_std.copy_(logs.std(dim=(0, 2))[:, None].clamp_min(1e-3))
+        mean, deviation = per_bin_statistics(self.log_magnitude, audio, self.log_mean.device)
+        self.log_mean.copy_(mean)
+        self.log_std.copy_(deviation)
 
     def to_critic_input(self, audio: torch.Tensor) -> torch.Tensor:
         """audio [batch, samples] -> normalised spectrogram [batch, 1, 128, frames] in [-1, 1]."""
