@@ -32,7 +32,7 @@ for model in "${models[@]}"; do
     specgan) sonogen train "$work/data" --model specgan --out "$run" --batch-size 16 "${gan[@]}" \
                --set model.vocoder=learned "${common[@]}" ;;
     specgan-gl) sonogen train "$work/data" --model specgan --out "$run" --batch-size 16 \
-                  "${gan[@]}" "${common[@]}" ;;
+                  "${gan[@]}" --set model.vocoder=griffin-lim "${common[@]}" ;;
     fvae) sonogen train "$work/data" --model fvae --out "$run" --batch-size 16 "${common[@]}" ;;
     *) echo "unknown model $model" >&2; exit 2 ;;
   esac
