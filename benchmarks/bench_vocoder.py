@@ -1,12 +1,14 @@
-"""Copy synthesis of held-out real clips through a flow run's vocoder and through Griffin-Lim.
+"""Copy synthesis of held-out real clips through a run's learned vocoder and through Griffin-Lim.
 
-Each held-out (valid split) clip of the reference dataset goes to the run's log-mel, then back
-to audio by the learned vocoder and by Griffin-Lim (the run's iteration count); printed as a
-Markdown table: log-mel L1 (the run's own mel) and multi-resolution STFT distance against the
+Each held-out (valid split) clip of the reference dataset goes to the vocoder's input features
+(a flow run's log-mel, a SpecGAN run's log-magnitude), then back to audio by the learned
+vocoder and by Griffin-Lim (the run's iteration count); printed as a Markdown table: log-mel L1
+(64 mels, 32 ms windows, the same for every run) and multi-resolution STFT distance against the
 real clip, the dataset classifier's label accuracy, and the intelligibility score (PocketSphinx
 hears the clip's digit) of the real clips and of both resyntheses, at the same n.
 
-Usage: python benchmarks/bench_vocoder.py RUN --reference DATASET [--n 250]
+Usage: python benchmarks/bench_vocoder.py RUN --reference DATASET [--n 250]  (a flow run or a
+SpecGAN run with model.vocoder learned)
 Run it alone on the machine; it prints the load average at its start and end.
 """
 
@@ -18,12 +20,28 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from sonogen.audio.features import multi_resolution_stft_distance
+from sonogen.audio.features import griffin_lim, multi_resolution_stft_distance
 from sonogen.data.dataset import label_indices, open_dataset, read_clips, split_indices
 from sonogen.evaluation.classifier import load_or_train_classifier
 from sonogen.evaluation.intelligibility import intelligibility
+from sonogen.models.vocoder import MelSpec
 from sonogen.run import load
+
+
+def griffin_lim_of(spec, features: torch.Tensor, samples: int, iterations: int) -> torch.Tensor:
+    """Griffin-Lim from a vocoder's input features: a log-mel (MelSpec) or a log-magnitude
+    without its Nyquist bin (LinearSpec, SpecGAN's)."""
+    if isinstance(spec, MelSpec):
+        padded = (features.shape[-1] - 1) * spec.hop_length
+        return spec.griffin_lim(features, max(padded, samples), iterations)[..., :samples]
+    magnitude = torch.exp(features)
+    missing = spec.n_fft // 2 + 1 - magnitude.shape[-2]
+    magnitude = F.pad(magnitude, (0, 0, 0, missing))
+    return griffin_lim(
+        magnitude, n_fft=spec.n_fft, hop_length=spec.hop_length, n_iter=iterations, length=samples
+    )
 
 
 def main() -> None:
@@ -39,18 +57,20 @@ def main() -> None:
     indices = split_indices(info, "valid")[: args.n]
     real = read_clips(info)[indices].astype(np.float32) / 32768.0
     labels = [info.labels[i] for i in label_indices(info)[indices]]
+    samples = real.shape[1]
+    spec = family.vocoder.spec
+    measure = MelSpec.for_sample_rate(info.sample_rate, 64)
     started = time.perf_counter()
     with torch.no_grad():
         audio = torch.from_numpy(real)
-        log_mel = family.log_mel(audio)
-        vocoded = torch.cat([family.vocoder(part) for part in log_mel.split(64)])
+        features = spec.features(audio)
+        vocoded = torch.cat([family.vocoder(part) for part in features.split(64)])
+        vocoded = F.pad(vocoded, (0, max(0, samples - vocoded.shape[-1])))
         vocoder_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        griffin = family.spec.griffin_lim(
-            log_mel, family.padded_samples, family.config.griffin_lim_iters
-        )
+        griffin = griffin_lim_of(spec, features, samples, family.config.griffin_lim_iters)
         griffin_seconds = time.perf_counter() - started
-    samples = real.shape[1]
+        log_mel = measure.log_mel(audio)
     outputs = {
         "real clips": (audio, None),
         "learned vocoder": (vocoded[:, :samples].clamp(-1, 1), vocoder_seconds),
@@ -66,7 +86,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for name, (clips, seconds) in outputs.items():
         with torch.no_grad():
-            mel_l1 = float((family.log_mel(clips) - log_mel).abs().mean())
+            mel_l1 = float((measure.log_mel(clips) - log_mel).abs().mean())
             stft = float(multi_resolution_stft_distance(clips, audio))
         array = clips.numpy()
         accuracy = float(np.mean(classifier.predict(array) == truth))

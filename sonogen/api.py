@@ -65,6 +65,7 @@ def prepare(
     force: bool = False,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    license: str | None = None,
 ):
     """Turn a folder of audio into a dataset dir; return a PrepareSummary. The options are
     those of :func:`sonogen.data.prepare.prepare`, which documents them."""
@@ -87,6 +88,7 @@ def prepare(
         force=force,
         seed=seed,
         progress=progress,
+        license=license,
     )
 
 
@@ -196,6 +198,7 @@ TRAIN_OPTION_NAMES = (
     "num_nodes",
     "strategy",
     "precision",
+    "logger",
 )
 
 
@@ -214,8 +217,8 @@ def train(
 
     ``config`` is a YAML file (or dict) with ``model:`` and ``train:`` sections; ``overrides`` are
     ``section.key=value`` strings (the CLI's ``--set``); ``train_options`` (max_steps, max_minutes,
-    batch_size, seed, augment, accelerator, devices, num_nodes, strategy, precision) win over
-    both. With ``resume=True`` the run continues from ``out/checkpoints/last.ckpt``; only train
+    batch_size, seed, augment, accelerator, devices, num_nodes, strategy, precision, logger) win
+    over both. With ``resume=True`` the run continues from ``out/checkpoints/last.ckpt``; only train
     settings may change then.
 
     The run dir is locked (``sonogen.run.RunLock``) from before its first check until training
@@ -273,11 +276,24 @@ def train(
                 progress=progress,
                 checkpoint_state=checkpoint,
             )
+            if not worker:
+                _write_card(run_dir)
         except Exception:
             if not (resume or worker):
                 run.clear_unsaved(run_dir)  # a failed start leaves nothing that blocks a retry
             raise
     return run_dir
+
+
+def _write_card(run_dir: Path) -> None:
+    """Write the run's MODEL_CARD.md; the trained run is saved already, so a card that cannot
+    be written is a warning, never a failed training."""
+    from sonogen.card import write_model_card
+
+    try:
+        write_model_card(run_dir)
+    except Exception as error:
+        logging.getLogger(__name__).warning("%s: no model card written (%s)", run_dir, error)
 
 
 def launched_worker() -> bool:
@@ -480,6 +496,44 @@ def interpolate(
         write_wav(path, clip, model.sample_rate)
         paths.append(path)
     return paths
+
+
+def export(
+    run: str | Path,
+    format: str,
+    out: str | Path,
+    *,
+    batch: int = 1,
+    block_samples: int | None = None,
+    force: bool = False,
+    steps: int | None = None,
+    guidance: float | None = None,
+    sampler: str | None = None,
+) -> list[Path]:
+    """Export a run's generator (an fvae's encoder and decoder) as TorchScript or ONNX; return
+    the files written (``FILE.json`` beside them describes their inputs and outputs). ``steps``,
+    ``guidance`` and ``sampler`` (flow) are baked into the exported sampler."""
+    from sonogen.export import export as export_run
+
+    given = {"steps": steps, "guidance": guidance, "sampler": sampler}
+    options = {name: value for name, value in given.items() if value is not None}
+    return export_run(
+        run, format, out, batch=batch, block_samples=block_samples, force=force, **options
+    )
+
+
+def studio(
+    runs: Sequence[str | Path],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the local studio page over ``runs`` until interrupted; ``ready(url)`` is called
+    once it listens (see :mod:`sonogen.studio`)."""
+    from sonogen.studio import serve
+
+    serve(runs, host=host, port=port, ready=ready)
 
 
 # --------------------------------------------------------------------------------------------

@@ -106,6 +106,13 @@ def prepare(
         ),
     ] = "auto",
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    license: Annotated[
+        str | None,
+        typer.Option(
+            help="The data's licence, recorded in dataset.json and each model card (default: "
+            "the first line of a LICENSE/LICENCE/COPYING file in SOURCE, if any)."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite OUT if it exists.")] = False,
 ) -> None:
     """Turn a folder of audio into a dataset dir (clips, labels, groups, split, skipped files)."""
@@ -135,6 +142,7 @@ def prepare(
             workers=workers,
             force=force,
             progress=report,
+            license=license,
         )
     skipped = sum(summary.skipped.values())
     reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(summary.skipped.items()))
@@ -252,6 +260,13 @@ def train(
     num_nodes: Annotated[int | None, typer.Option(help="Machines.")] = None,
     strategy: Annotated[str | None, typer.Option(help="auto, ddp, ...")] = None,
     precision: Annotated[str | None, typer.Option(help="32-true, 16-mixed, bf16-mixed ...")] = None,
+    logger: Annotated[
+        str | None,
+        typer.Option(
+            help="csv (metrics.csv, the default) | tensorboard (also RUN/tensorboard: losses and "
+            "preview audio; pip install 'sonogen[tensorboard]')."
+        ),
+    ] = None,
 ) -> None:
     """Train a model on a dataset dir; writes config, weights, checkpoints, metrics, previews."""
     from sonogen import api
@@ -273,6 +288,7 @@ def train(
         num_nodes=num_nodes,
         strategy=strategy,
         precision=precision,
+        logger=logger,
     )
     if not api.launched_worker():
         summary = api.info(run_dir)
@@ -456,6 +472,62 @@ def transfer(
     with console.status("transferring"):
         path, seconds = api.transfer(run, source, out)
     console.print(f"{seconds:.2f} s transferred; written to {path}")
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="Run dir (wavegan, specgan, flow, fvae).")],
+    out: Annotated[Path, typer.Option(help="File to write (fvae: STEM.encoder/.decoder.EXT).")],
+    format: Annotated[str, typer.Option(help="torchscript | onnx")] = "torchscript",
+    batch: Annotated[int, typer.Option(help="Items per call, fixed in the file.")] = 1,
+    block_samples: Annotated[
+        int | None, typer.Option(help="fvae: samples per block (default 32 latent frames).")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="flow: ODE steps baked in.")] = None,
+    guidance: Annotated[float | None, typer.Option(help="flow: guidance baked in.")] = None,
+    sampler: Annotated[str | None, typer.Option(help="flow: euler, midpoint or heun.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace files that exist.")] = False,
+) -> None:
+    """Export the generator (fvae: encoder and decoder) for hosts without sonogen."""
+    from sonogen import api
+
+    with console.status(f"exporting ({format})"):
+        paths = api.export(
+            run,
+            format,
+            out,
+            batch=batch,
+            block_samples=block_samples,
+            force=force,
+            steps=steps,
+            guidance=guidance,
+            sampler=sampler,
+        )
+    shown = ", ".join(str(path) for path in paths)
+    console.print(f"exported {shown} (inputs and outputs described in {out}.json)")
+
+
+@app.command()
+def studio(
+    runs: Annotated[list[Path], typer.Argument(help="Run dirs to play with.")],
+    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 7860,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it to this machine.")
+    ] = "127.0.0.1",
+) -> None:
+    """A local web page over run dirs: generate, morph, transfer, compose, listen, download."""
+    from sonogen import api
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"warning: --host {host} lets other machines use this studio")
+
+    def ready(url: str) -> None:
+        console.print(f"studio on {url} (Ctrl-C stops it)")
+
+    try:
+        api.studio(runs, host=host, port=port, ready=ready)
+    except KeyboardInterrupt:
+        console.print("studio stopped")
 
 
 def _seed_or_sound(text: str, name: str) -> int | Path:

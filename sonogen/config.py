@@ -82,6 +82,9 @@ class TrainConfig:
     validate_every_steps: int = setting(500, 0, 10**9)
     validate_clips: int = setting(128, 0, 100_000)  # a fixed, seeded choice of valid-split clips
     num_workers: int = setting(0, 0, 256)  # DataLoader worker processes
+    # metrics.csv is always written; "tensorboard" also logs losses and preview audio to
+    # RUN/tensorboard (Lightning's TensorBoardLogger; needs `pip install sonogen[tensorboard]`)
+    logger: str = setting("csv", choices=("csv", "tensorboard"))
     # Lightning pass-throughs; runtime choices, so `--resume` may change them.
     accelerator: str = setting("auto", choices=("auto", "cpu", "gpu", "cuda", "mps"))
     devices: str = "auto"

@@ -891,4 +891,16 @@ def info(run: str | Path | Model) -> dict[str, Any]:
         "weights_bytes": (run_dir / WEIGHTS_NAME).stat().st_size,
         "checkpoint_bytes": checkpoint.stat().st_size if checkpoint.is_file() else 0,
         "model_config": dataclasses.asdict(model.config.model),
+        "family_description": _first_sentence(type(model.family).__doc__) or model.model_name,
+        "any_length": model.any_length,
+        "hardware": model.metadata.get("hardware"),
+        "sonogen_version": model.metadata.get("sonogen_version"),
+        "batch_size": model.config.train.batch_size,
+        "seed": model.config.train.seed,
     }
+
+
+def _first_sentence(doc: str | None) -> str:
+    """The first paragraph of a docstring, on one line."""
+    text = " ".join((doc or "").strip().split("\n\n")[0].split())
+    return text.replace(" (see the module docstring)", "")

@@ -215,6 +215,7 @@ class RunKeeper(L.Callback):
         self.config = config
         self.resume = resume
         self.validation_data = validation_data  # batches of held-out clips, or None
+        self.tensorboard = tensorboard_logger(run_dir, config.train.logger)
         self.in_step = False
         # set when training starts (after a resumed run's checkpoint has been restored)
         self.clock_start = self.last_checkpoint_time = self.session_start_seconds = 0.0
@@ -225,7 +226,7 @@ class RunKeeper(L.Callback):
         self.last_checkpoint_time = self.clock_start
         if trainer.is_global_zero:  # the step is known now: the checkpoint has been restored
             resumed = module.step_count if self.resume else None
-            module.metrics = MetricsFile(self.run_dir / METRICS, resumed)
+            module.metrics = MetricsFile(self.run_dir / METRICS, resumed, self.tensorboard)
         max_steps = self.config.train.max_steps
         if max_steps is not None and module.step_count >= max_steps:
             trainer.should_stop = True  # a resumed run already at its budget trains no more
@@ -262,12 +263,16 @@ class RunKeeper(L.Callback):
         self.validate(trainer, module)
         self.save(trainer, module)
         self.preview(trainer, module)
+        if self.tensorboard is not None:
+            self.tensorboard.finalize("success")
 
     def on_exception(self, trainer, module, exception):
         # Ctrl-C in a single process: keep the steps since the last checkpoint. (With several
         # processes a save is a collective that the others may never join, so it is skipped.)
         # A step cut in half (weights updated, step not yet counted) is not saved: the last
         # checkpoint stands, so a resumed run still repeats exactly.
+        if self.tensorboard is not None:
+            self.tensorboard.finalize("failed")  # what it logged is flushed to disk
         if not isinstance(exception, KeyboardInterrupt):
             return
         if trainer.world_size == 1 and not self.in_step:
@@ -290,6 +295,7 @@ class RunKeeper(L.Callback):
                 "train_seconds": round(module.train_seconds, 3),
                 "sonogen_version": _version(),
                 "validation": json.dumps(module.validation),
+                "hardware": hardware_description(trainer),
             }
             save_weights(
                 self.run_dir / WEIGHTS_NAME, generation_state(module.family, module.ema), metadata
@@ -325,12 +331,11 @@ class RunKeeper(L.Callback):
     def preview(self, trainer, module) -> None:
         if not trainer.is_global_zero or self.config.train.preview_count <= 0:
             return
+        prefix = f"step{module.step_count:07d}"
         with generation_weights(module) as family:  # EMA weights, as generate uses
-            family.write_previews(
-                self.run_dir / SAMPLES,
-                f"step{module.step_count:07d}",
-                self.config.train.preview_count,
-            )
+            family.write_previews(self.run_dir / SAMPLES, prefix, self.config.train.preview_count)
+        if self.tensorboard is not None:
+            log_preview_audio(self.tensorboard, self.run_dir / SAMPLES, prefix, module.step_count)
 
 
 @contextlib.contextmanager
@@ -350,6 +355,54 @@ def generation_weights(module: TrainingModule):
         family.train(was_training)
         for name, state in live.items():
             getattr(family, name).load_state_dict(state)
+
+
+def hardware_description(trainer) -> str:
+    """Return what this run trains on, for the model card: e.g. "1 process on cuda (NVIDIA
+    H200)" or "1 process on cpu (Intel Xeon ..., 2 threads)"."""
+    import platform
+
+    device = trainer.strategy.root_device
+    processes = f"{trainer.world_size} process{'es' if trainer.world_size > 1 else ''}"
+    if device.type == "cuda":
+        return f"{processes} on cuda ({torch.cuda.get_device_name(device)})"
+    name = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.partition(":")[2].strip()
+                break
+    return f"{processes} on {device.type} ({name}, {torch.get_num_threads()} threads)"
+
+
+def tensorboard_logger(run_dir: Path, logger: str):
+    """Return Lightning's TensorBoardLogger writing to ``run_dir/tensorboard`` for ``--logger
+    tensorboard``, else None. (The Trainer itself is given no logger: rows are logged in the
+    run's own step count, which a resumed run continues.)"""
+    if logger != "tensorboard":
+        return None
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    try:
+        return TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="")
+    except ModuleNotFoundError:
+        raise SonogenError(
+            "--logger tensorboard: the tensorboard package is not installed; "
+            "pip install 'sonogen[tensorboard]', or train with --logger csv"
+        ) from None
+
+
+def log_preview_audio(tensorboard, folder: Path, prefix: str, step: int) -> None:
+    """Add the preview WAVs ``folder/PREFIX_*.wav`` to TensorBoard's audio tab at ``step``."""
+    from sonogen.audio.io import read_audio
+
+    for path in sorted(folder.glob(f"{prefix}_*.wav")):
+        audio, sample_rate = read_audio(path)
+        clip = torch.from_numpy(np.asarray(audio, dtype=np.float32).reshape(1, -1))
+        tensorboard.experiment.add_audio(
+            f"preview/{path.stem.removeprefix(prefix + '_')}", clip, step, sample_rate
+        )
+    tensorboard.experiment.flush()
 
 
 def _version() -> str:
@@ -402,8 +455,9 @@ class MetricsFile:
     column (a loss first logged later) rewrites the header with the union of columns.
     """
 
-    def __init__(self, path: Path, resume_step: int | None):
+    def __init__(self, path: Path, resume_step: int | None, tensorboard: Any = None):
         self.path = path
+        self.tensorboard = tensorboard  # a Lightning logger that gets every row too, or None
         self.fields: list[str] = []
         self.rows: list[dict] = []
         if resume_step is not None and path.is_file():
@@ -421,6 +475,9 @@ class MetricsFile:
             writer.writerows(self.rows)
 
     def append(self, values: dict[str, float]) -> None:
+        if self.tensorboard is not None:
+            scalars = {k: float(v) for k, v in values.items() if k not in ("step", "seconds")}
+            self.tensorboard.log_metrics(scalars, step=int(values["step"]))
         if self.rows and str(self.rows[-1].get("step")) == str(values.get("step")):
             # more values for the step just logged (held-out scores): one row per step
             self.rows[-1].update({k: v for k, v in values.items() if k != "seconds"})

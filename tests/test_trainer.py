@@ -62,6 +62,43 @@ def test_run_dir_layout(tmp_path, labelled_tone_dataset):
     model = sonogen.load(run)
     audio = model.generate(3, seed=1, labels="high")
     assert audio.shape == (3, 1024) and audio.dtype.name == "float32"
+    assert (run / "MODEL_CARD.md").read_text().startswith("# run: a sonogen `wavegan` model")
+    assert not (run / "tensorboard").exists()  # csv is the default logger
+
+
+def test_tensorboard_logger_gets_losses_and_preview_audio(tmp_path, labelled_tone_dataset):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = train_tiny(
+        labelled_tone_dataset,
+        tmp_path / "run",
+        steps=6,
+        extra=["train.preview_count=2", "train.preview_every_steps=3"],
+        logger="tensorboard",
+    )
+    with open(run / "metrics.csv") as handle:  # metrics.csv is kept
+        rows = list(csv.DictReader(handle))
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"audio": 0, "scalars": 0})
+    events.Reload()
+    losses = events.Scalars("critic_loss")
+    assert [event.step for event in losses] == [int(row["step"]) for row in rows]
+    assert [event.value for event in losses] == pytest.approx(
+        [float(row["critic_loss"]) for row in rows]
+    )
+    assert sorted(events.Tags()["audio"]) == ["preview/0", "preview/1"]
+    previews = events.Audio("preview/0")
+    assert [event.step for event in previews] == [3, 6]
+    assert previews[0].sample_rate == 8000 and len(previews[0].encoded_audio_string) > 1000
+
+
+def test_a_missing_tensorboard_is_a_one_line_error(tmp_path, tone_dataset, monkeypatch):
+    import lightning.fabric.loggers.tensorboard as module
+
+    monkeypatch.setattr(module, "_TENSORBOARD_AVAILABLE", False)
+    monkeypatch.setattr(module, "_TENSORBOARDX_AVAILABLE", False)
+    with pytest.raises(SonogenError, match=r"^--logger tensorboard: the tensorboard package is"):
+        train_tiny(tone_dataset, tmp_path / "run", steps=2, logger="tensorboard")
+    assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
 @pytest.mark.parametrize("name", ["wavegan", "specgan"])

@@ -78,6 +78,59 @@ def _istft(
     return audio.reshape(*leading, audio.shape[-1])
 
 
+def istft_bases(n_fft: int, dtype: torch.dtype = torch.float32) -> tuple[Tensor, ...]:
+    """Return the constants of `istft_real` for ``n_fft``: the windowed inverse-DFT bases
+    (cosine and sine, `[n_fft // 2 + 1, n_fft]`), the overlap-add kernel (an identity, `[n_fft,
+    1, n_fft]`) and the squared periodic Hann window (`[n_fft]`)."""
+    bins = n_fft // 2 + 1
+    k = torch.arange(bins, dtype=torch.float64)[:, None]
+    n = torch.arange(n_fft, dtype=torch.float64)[None, :]
+    angle = 2 * math.pi * k * n / n_fft
+    # a one-sided spectrum: every bin but DC (and Nyquist, for even n_fft) stands for two
+    weight = torch.full((bins, 1), 2.0, dtype=torch.float64)
+    weight[0] = 1.0
+    if n_fft % 2 == 0:
+        weight[-1] = 1.0
+    window = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
+    cosine = weight * torch.cos(angle) * window / n_fft
+    sine = -weight * torch.sin(angle) * window / n_fft
+    identity = torch.eye(n_fft, dtype=torch.float64)[:, None, :]
+    return tuple(x.to(dtype) for x in (cosine, sine, identity, window**2))
+
+
+def istft_real(
+    magnitude: Tensor,
+    phase: Tensor,
+    n_fft: int,
+    hop_length: int,
+    length: int,
+    bases: tuple[Tensor, ...] | None = None,
+) -> Tensor:
+    """Return `_istft(torch.polar(magnitude, phase), n_fft, hop_length, length)` (centred frames,
+    periodic Hann window) computed with real-valued operations only: an inverse DFT as two
+    matrix products, and overlap-add as a transposed convolution. Exporters that know no complex
+    numbers or inverse FFT (ONNX) can then carry a vocoder's inverse STFT.
+
+    magnitude, phase: `[batch, n_fft // 2 + 1, frames]`; ``bases``: `istft_bases(n_fft)` on
+    their device (made here when None). Returns `[batch, length]`.
+    """
+    frames = magnitude.shape[-1]
+    if bases is None:
+        bases = tuple(x.to(magnitude.device) for x in istft_bases(n_fft, magnitude.dtype))
+    cosine, sine, identity, window_squared = bases
+    real, imaginary = magnitude * torch.cos(phase), magnitude * torch.sin(phase)
+    # [batch, bins, frames] x [bins, n_fft] -> windowed frames [batch, n_fft, frames]
+    windowed = torch.einsum("bkt,kn->bnt", real, cosine) + torch.einsum(
+        "bkt,kn->bnt", imaginary, sine
+    )
+    summed = torch.nn.functional.conv_transpose1d(windowed, identity, stride=hop_length)[:, 0]
+    squares = window_squared[None, :, None].expand(1, n_fft, frames)
+    envelope = torch.nn.functional.conv_transpose1d(squares, identity, stride=hop_length)[0, 0]
+    start = n_fft // 2
+    audio = summed[:, start : start + length] / envelope[start : start + length].clamp_min(1e-11)
+    return torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))
+
+
 def stft_magnitude(
     audio: Tensor,
     n_fft: int,

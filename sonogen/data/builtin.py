@@ -144,6 +144,8 @@ def make_notes(
         skipped=skipped,
         options={"name": "notes", "note_seconds": NOTE_SECONDS, "velocities": list(VELOCITIES)},
         force=force,
+        license=f"rendered by sonogen from {sf_path.name}, the SoundFont pretty_midi ships "
+        "(Tim Brechbill's TimGM6mb, GPL-2.0)",
     )
     log.info("notes: %d clips written to %s", len(items), out)
     return out

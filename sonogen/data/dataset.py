@@ -31,6 +31,7 @@ class DatasetInfo:
     source: str
     kind: str = "audio"  # "audio": clips in audio.npy; another kind is read by its own module
     extra: dict = field(default_factory=dict)  # dataset.json's "extra": what that kind needs
+    license: str | None = None  # the data's licence as recorded at prepare (None: not recorded)
 
 
 MAX_METADATA_BYTES = 16_000_000  # dataset.json: a few kB, plus a tokenizer's settings
@@ -140,6 +141,7 @@ def _read_metadata(path: Path, meta_path: Path) -> DatasetInfo:
     if extra is not None and not isinstance(extra, dict):
         raise SonogenError(f"{meta_path}: extra {shown(extra)} is not an object; {again}")
     source = meta.get("source", "")
+    license = meta.get("license")
     return DatasetInfo(
         path=path,
         sample_rate=sample_rate,
@@ -149,6 +151,7 @@ def _read_metadata(path: Path, meta_path: Path) -> DatasetInfo:
         source=source if isinstance(source, str) else shown(source),
         kind=kind,
         extra=dict(extra or {}),
+        license=license if isinstance(license, str) and license else None,
     )
 
 

@@ -36,6 +36,7 @@ from sonogen.data.writing import (
     FSDD_RULE,
     check_paths,
     check_sample_rate,
+    dataset_license,
     display_name,
     non_negative_float,
     parse_split,
@@ -124,6 +125,7 @@ def prepare(
     force: bool = False,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    license: str | None = None,
 ) -> PrepareSummary:
     """Prepare the audio files under `source` as a dataset dir at `out`; return a PrepareSummary.
 
@@ -136,6 +138,8 @@ def prepare(
     "regex:PATTERN" (the pattern's one capture group, searched in the file's path relative to
     `source`; files it does not match have no group), "none", or "auto" (fsdd with `--split fsdd`,
     else csv when the labels CSV has a group column, else none).
+    `license` is recorded in dataset.json (and so in each model card); None records the first line
+    of a LICENSE/LICENCE/COPYING file at the top of `source` where there is one.
     `progress(done_files, total_files)` is called as files finish. Raises SonogenError for bad
     options or paths, and when no file gave a clip (after writing `out/skipped.csv`).
     """
@@ -163,6 +167,7 @@ def prepare(
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise SonogenError(f"--seed: must be a whole number, 0 or more, got {seed!r}")
     source_path, out_path = check_paths(source, out, force)
+    license = dataset_license(source_path, license)
 
     files, problems = scan_files(source_path, AUDIO_EXTENSIONS)
     if not files and not problems:
@@ -270,6 +275,7 @@ def prepare(
         skipped=skipped_rows,
         options=options,
         force=force,
+        license=license,
     )
     valid_clips = sum(item["split"] == "valid" for item in items)
     found_groups = sorted({item["group"] for item in items} - {""}) or None
@@ -312,13 +318,14 @@ def write_dataset(
     skipped: Sequence[tuple[str, str]],
     options: dict,
     force: bool = False,
+    license: str | None = None,
 ) -> None:
     """Write a dataset dir at `out` (replacing it only when `force`), all or nothing.
 
     clips: int16 `[count, clip_samples]` (float in [-1, 1] is converted). items: one dict per clip
     with index, file, offset_seconds, label ('' for none) and split ('train'/'valid'); any further
     keys become extra columns of items.csv in order of first appearance. skipped: (file, reason)
-    rows.
+    rows. license: the data's licence as the user or the source folder gave it (None: not known).
     The files are byte-for-byte the same for the same inputs.
     """
     clips = np.asarray(clips)
@@ -340,6 +347,7 @@ def write_dataset(
         "count": int(clips.shape[0]),
         "labels": None if labels is None else list(labels),
         "source": str(source),
+        "license": license,
         "created_by": f"sonogen {__version__}",
         "options": options,
     }

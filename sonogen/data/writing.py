@@ -237,6 +237,47 @@ def _first_line(path: Path) -> str:
         return ""
 
 
+LICENSE_NAMES = ("license", "licence", "copying")  # with no suffix or a text one
+LICENSE_SUFFIXES = ("", ".txt", ".md", ".rst")
+MAX_LICENSE_CHARACTERS = 200
+
+
+def dataset_license(source: Path, given: str | None) -> str | None:
+    """Return the licence a dataset dir records for `source`: `given` (the `--license` option)
+    when set, else the first line of a LICENSE / LICENCE / COPYING file at the top of `source`
+    (named, e.g. "LICENSE.txt: CC BY 4.0"), else None (not recorded)."""
+    if given is not None:
+        text = " ".join(str(given).split())
+        if not text:
+            raise SonogenError('--license: empty; give the data\'s licence, e.g. "CC BY 4.0"')
+        if len(text) > MAX_LICENSE_CHARACTERS:
+            raise SonogenError(
+                f"--license: {len(text)} characters; give its name or a link "
+                f"(at most {MAX_LICENSE_CHARACTERS})"
+            )
+        return text
+    try:
+        candidates = sorted(
+            entry
+            for entry in source.iterdir()
+            if Path(entry.name.lower()).stem in LICENSE_NAMES
+            and Path(entry.name.lower()).suffix in LICENSE_SUFFIXES
+            and entry.is_file()
+        )
+    except OSError:
+        return None
+    for entry in candidates:
+        try:
+            with entry.open("rb") as handle:
+                head = handle.read(4096).decode("utf-8", "replace")
+        except OSError:
+            continue
+        line = next((line.strip() for line in head.splitlines() if line.strip()), "")
+        if line:
+            return f"{display_name(entry.name)}: {short(line, MAX_LICENSE_CHARACTERS)}"
+    return None
+
+
 def publish(out: Path, force: bool, fill: Callable[[Path], None]) -> None:
     """Build the output in a hidden sibling of `out` with `fill`, then rename it into place.
 

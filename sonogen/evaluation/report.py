@@ -159,7 +159,7 @@ def _write_page(path: Path, title: str, body: Sequence[str]) -> Path:
 # pictures
 
 
-def _spectrogram_png(path: Path, audio: np.ndarray, sample_rate: int, title: str = "") -> None:
+def spectrogram_png(path: Path, audio: np.ndarray, sample_rate: int, title: str = "") -> None:
     """Write a small log-mel spectrogram picture of one clip."""
     import matplotlib
 
@@ -625,7 +625,7 @@ def _reconstruction_rows(metrics: dict[str, Any]) -> list[Row]:
 def _clip_figure(out: Path, stem: str, audio: np.ndarray, sample_rate: int, caption: str) -> str:
     """Write audio/STEM.wav and images/STEM.png; return the HTML figure that shows them."""
     write_wav(out / "audio" / f"{stem}.wav", np.nan_to_num(audio), sample_rate)
-    _spectrogram_png(out / "images" / f"{stem}.png", audio, sample_rate)
+    spectrogram_png(out / "images" / f"{stem}.png", audio, sample_rate)
     return _figure(f"audio/{stem}.wav", caption, f"images/{stem}.png")
 
 

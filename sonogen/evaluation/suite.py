@@ -144,7 +144,22 @@ def evaluate(
     target, info = Path(target), open_dataset(reference)
     path = EVALUATIONS[info.kind](options)
     out = check_target(path, target, info, out)
-    return run_stages(path, target, info, out, report=report)
+    result = run_stages(path, target, info, out, report=report)
+    if is_run_dir(target):
+        _update_model_card(target, result)
+    return result
+
+
+def _update_model_card(run_dir: Path, result: Evaluation) -> None:
+    """Record the evaluation's numbers in the run's MODEL_CARD.md; a run dir that cannot be
+    written (read-only, a downloaded model) or a card that cannot be made keeps the old card,
+    with a warning."""
+    from sonogen.card import record_evaluation
+
+    try:
+        record_evaluation(run_dir, result.metrics, result.out)
+    except Exception as error:  # the evaluation itself is done and written: never lose it
+        log.warning("%s: model card not updated (%s)", run_dir, error)
 
 
 def run_stages(

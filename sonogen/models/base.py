@@ -9,9 +9,11 @@ the trainer.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +33,30 @@ from sonogen.config import DataConfig, check_settings, shown
 from sonogen.errors import SonogenError
 
 Backward = Callable[[torch.Tensor], None]
+
+
+@dataclass
+class ExportGraph:
+    """One network ``sonogen export`` writes: ``module(*inputs)`` traced at the example inputs'
+    shapes (fixed: a real-time host feeds blocks of one size), with names for the file."""
+
+    module: nn.Module
+    inputs: tuple[torch.Tensor, ...]
+    input_names: tuple[str, ...]
+    output_name: str
+    description: str  # what it computes, for the file's sidecar JSON
+
+
+class GraphModule(nn.Module):
+    """``forward(*inputs) = family.<method>(*inputs, **fixed)``: the module an ExportGraph traces
+    (``fixed``: generation options baked into the graph)."""
+
+    def __init__(self, family: nn.Module, method: str, **fixed: Any):
+        super().__init__()
+        self.family, self.method, self.fixed = family, method, fixed
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return getattr(self.family, self.method)(*inputs, **self.fixed)
 
 
 class Family(nn.Module):
@@ -60,6 +86,9 @@ class Family(nn.Module):
     # the generation options generate() takes beyond seed, labels and temperature (e.g.
     # "truncation" for the GANs; "steps", "guidance", "sampler" for flow matching)
     generation_options: ClassVar[frozenset[str]] = frozenset()
+    # the networks `sonogen export` writes (export_graphs): ("generator",) or ("encoder",
+    # "decoder"); () where generation is a Python loop over samples or tokens
+    exports: ClassVar[tuple[str, ...]] = ()
 
     @property
     def fixed_length(self) -> bool:
@@ -223,6 +252,28 @@ class Family(nn.Module):
         audio = self.generate(count, seed=0).cpu().numpy()
         for i, clip in enumerate(audio):
             write_wav(Path(folder) / f"{prefix}_{i}.wav", clip, self.sample_rate)
+
+    # --- export -----------------------------------------------------------------------------
+    def export_graphs(
+        self, batch: int, block_samples: int | None = None, **options: Any
+    ) -> dict[str, ExportGraph]:
+        """Return the graphs named in ``exports``, for ``batch`` items at a time (``block_samples``
+        for encoders; ``options`` are generation options baked into the graph)."""
+        raise NotImplementedError
+
+    def exportable_copy(self, drop: Sequence[str] = ()) -> Family:
+        """Return a copy in eval mode without the training-only sub-modules ``drop`` (critics,
+        discriminators) and with its vocoder's inverse STFT in real-valued operations."""
+        from sonogen.models.vocoder import Vocoder
+
+        kept = {name: module for name, module in self._modules.items() if name not in drop}
+        shell = copy.copy(self)  # the dropped modules are never deep-copied
+        shell._modules = kept
+        family = copy.deepcopy(shell).eval().requires_grad_(False)
+        for module in family.modules():
+            if isinstance(module, Vocoder):
+                module.use_real_istft()
+        return family
 
     # --- helpers shared by families -------------------------------------------------------
     @property

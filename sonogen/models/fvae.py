@@ -65,7 +65,9 @@ from sonogen.audio.features import multi_resolution_stft_distance, stft_magnitud
 from sonogen.config import LEARNING_RATES, DataConfig, setting
 from sonogen.errors import SonogenError
 from sonogen.models.base import (
+    ExportGraph,
     Family,
+    GraphModule,
     check_steps,
     check_temperature,
     seeded_generator,
@@ -531,6 +533,7 @@ class FlowVAE(Family):
     any_length = True  # the flow and decoder are convolutional
     encodes = True
     interpolates = frozenset({"seeds", "sounds"})
+    exports = ("encoder", "decoder")
 
     def __init__(self, config: FlowVAEConfig, data: DataConfig):
         super().__init__(config, data)
@@ -580,6 +583,47 @@ class FlowVAE(Family):
                 f"z: expected latents [n, {self.config.latent_dim}, frames], got shape "
                 f"{tuple(z.shape)}"
             )
+        return self.decode_latent(z).clamp(-1, 1)
+
+    # --- export -----------------------------------------------------------------------------
+    EXPORT_BLOCK_HOPS = 32  # the default block a real-time host feeds: 32 latent frames
+
+    def export_graphs(self, batch, block_samples=None, **options):
+        """The encoder (audio [batch, block] -> posterior mean [batch, latent_dim, block / hop])
+        and the decoder (back to audio), for fixed blocks of ``block_samples`` (rounded up to
+        whole hops). Both are stateless convolutions: a host encodes and decodes block by block
+        and cross-fades overlapping blocks as ``transfer`` does."""
+        if options:
+            raise SonogenError(f"{', '.join(options)}: export bakes no options into an fvae")
+        hops = self.EXPORT_BLOCK_HOPS if block_samples is None else -(-block_samples // self.hop)
+        block, latent = hops * self.hop, self.config.latent_dim
+        family = self.exportable_copy(drop=("discriminator",))
+        audio = torch.zeros(batch, block)
+        z = torch.zeros(batch, latent, hops)
+        return {
+            "encoder": ExportGraph(
+                GraphModule(family, "graph_encode"),
+                (audio,),
+                ("audio",),
+                "z",
+                f"audio [batch, {block}] float32 in [-1, 1] -> z [batch, {latent}, {hops}] "
+                "(posterior mean)",
+            ),
+            "decoder": ExportGraph(
+                GraphModule(family, "graph_decode"),
+                (z,),
+                ("z",),
+                "audio",
+                f"z [batch, {latent}, {hops}] -> audio [batch, {block}] float32 in [-1, 1]",
+            ),
+        }
+
+    def graph_encode(self, audio: Tensor) -> Tensor:
+        """The posterior mean of audio [n, samples], samples a whole number of hops."""
+        return self.encoder(self.pqmf.analysis(audio))[0]
+
+    def graph_decode(self, z: Tensor) -> Tensor:
+        """Audio [n, frames * hop] in [-1, 1] for latents z [n, latent_dim, frames]."""
         return self.decode_latent(z).clamp(-1, 1)
 
     # --- training -------------------------------------------------------------------------

@@ -29,7 +29,9 @@ from torch import nn
 from sonogen.config import LEARNING_RATES, DataConfig, setting
 from sonogen.errors import SonogenError
 from sonogen.models.base import (
+    ExportGraph,
     Family,
+    GraphModule,
     check_seed,
     check_steps,
     check_temperature,
@@ -267,6 +269,7 @@ class _WGANGP(Family):
     float16 = False
     interpolates = frozenset({"seeds"})
     generation_options = frozenset({"truncation"})
+    exports = ("generator",)
     generator: nn.Module
     critic: nn.Module
     conditioning: Conditioning
@@ -380,9 +383,8 @@ class _WGANGP(Family):
         chunks = []
         for start in range(0, z.shape[0], batch_size):
             part_labels = None if labels is None else labels[start : start + batch_size]
-            output = self.generate_output(z[start : start + batch_size], part_labels)
-            chunks.append(self.output_to_audio(output))
-        return torch.cat(chunks).clamp(-1, 1)
+            chunks.append(self.graph_generate(z[start : start + batch_size], part_labels))
+        return torch.cat(chunks)
 
     @torch.no_grad()
     def generate(self, n, *, seed=None, labels=None, temperature=1.0, truncation=None, **options):
@@ -400,6 +402,29 @@ class _WGANGP(Family):
         audio = self.decode_latent(z, labels)
         self.train(was_training)
         return audio
+
+    # --- export -----------------------------------------------------------------------------
+    def export_graphs(self, batch, block_samples=None, **options):
+        """The generator: z [batch, latent_dim] (and label [batch], int64) -> audio [batch,
+        clip_samples] in [-1, 1]; the learned vocoder is inside (Griffin-Lim is not exported)."""
+        if options:
+            raise SonogenError(f"{', '.join(options)}: export bakes no options into a GAN")
+        family = self.exportable_copy(drop=("critic",))
+        z = torch.randn(batch, self.config.latent_dim)
+        inputs, names = (z,), ("z",)
+        if self.num_labels:
+            inputs, names = (z, torch.zeros(batch, dtype=torch.int64)), ("z", "label")
+        description = (
+            f"z [batch, {self.config.latent_dim}] float32 ~ N(0, 1)"
+            + (f", label [batch] int64 in 0..{self.num_labels - 1}" if self.num_labels else "")
+            + f" -> audio [batch, {self.data.clip_samples}] float32 in [-1, 1]"
+        )
+        graph = GraphModule(family, "graph_generate")
+        return {"generator": ExportGraph(graph, inputs, names, "audio", description)}
+
+    def graph_generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Audio [n, clip_samples] for latents z [n, latent_dim] in one pass (what is exported)."""
+        return self.output_to_audio(self.generate_output(z, labels)).clamp(-1, 1)
 
     @torch.no_grad()
     def interpolate_seeds(
@@ -455,7 +480,8 @@ class WaveGAN(_WGANGP):
 
 
 class SpecGAN(_WGANGP):
-    """SpecGAN: a GAN on normalised log-magnitude spectrograms, inverted with Griffin-Lim."""
+    """SpecGAN: a GAN on normalised log-magnitude spectrograms, inverted by a learned vocoder
+    (or Griffin-Lim)."""
 
     Config = SpecGANConfig
     frequency_bins = 128
@@ -482,6 +508,14 @@ class SpecGAN(_WGANGP):
         if config.vocoder == "learned":
             spec = LinearSpec(config.n_fft, config.hop_length, self.frequency_bins)
             self.vocoder = Vocoder(spec, config.vocoder_channels, config.vocoder_blocks)
+
+    def export_graphs(self, batch, block_samples=None, **options):
+        if self.config.vocoder != "learned":
+            raise SonogenError(
+                "model.vocoder griffin-lim: Griffin-Lim's iterations are not exported; export a "
+                "SpecGAN trained with the learned vocoder (the default)"
+            )
+        return super().export_graphs(batch, block_samples, **options)
 
     def configure_optimizers(self):
         optimizers = super().configure_optimizers()

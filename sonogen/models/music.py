@@ -379,7 +379,8 @@ def _draw(
 
 
 class MusicLSTM(_TokenModel):
-    """Stacked LSTM over token embeddings (see the module docstring)."""
+    """A stacked LSTM over MIDI event tokens, rendered to audio through a SoundFont (see the
+    module docstring)."""
 
     Config = MusicLSTMConfig
     name = "music-lstm"
@@ -434,7 +435,8 @@ class MusicLSTM(_TokenModel):
 
 
 class MusicTransformer(_TokenModel):
-    """Decoder-only transformer over tokens (see the module docstring)."""
+    """A decoder-only transformer over MIDI event tokens, rendered to audio through a SoundFont
+    (see the module docstring)."""
 
     Config = MusicTransformerConfig
     name = "music-transformer"

@@ -26,6 +26,8 @@ from torch import Tensor, nn
 from sonogen.audio.features import (
     _istft,
     griffin_lim,
+    istft_bases,
+    istft_real,
     mel_filterbank,
     mel_spectrogram,
     multi_resolution_stft_distance,
@@ -139,6 +141,8 @@ class Vocoder(nn.Module):
     def __init__(self, spec: MelSpec | LinearSpec, channels: int = 128, blocks: int = 6):
         super().__init__()
         self.spec = spec
+        # True in an exported copy (sonogen.export): the inverse STFT in real-valued operations
+        self.real_istft = False
         bins = spec.n_fft // 2 + 1
         self.embed = nn.Conv1d(spec.channels, channels, 7, padding=3)
         self.norm = nn.LayerNorm(channels)
@@ -146,21 +150,38 @@ class Vocoder(nn.Module):
         self.final_norm = nn.LayerNorm(channels)
         self.head = nn.Linear(channels, 2 * bins)
 
+    ISTFT_BUFFERS = ("istft_cosine", "istft_sine", "istft_identity", "istft_window_squared")
+
+    def use_real_istft(self) -> None:
+        """Make the inverse STFT real-valued (`istft_real`), as an exported copy needs; its
+        constants become buffers (not saved), so they follow the module to another device."""
+        for name, value in zip(self.ISTFT_BUFFERS, istft_bases(self.spec.n_fft), strict=True):
+            self.register_buffer(name, value.to(self.head.weight.device), persistent=False)
+        self.real_istft = True
+
     def spectrum(self, features: Tensor) -> Tensor:
         """Return the complex STFT [batch, n_fft // 2 + 1, frames] predicted from features."""
+        return torch.polar(*self.magnitude_and_phase(features))
+
+    def magnitude_and_phase(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        """Return the STFT's magnitude and phase [batch, n_fft // 2 + 1, frames] for features."""
         x = self.embed(features)
         x = self.norm(x.transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             x = block(x)
         x = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2).float()
         log_magnitude, phase = x.chunk(2, dim=1)
-        magnitude = torch.exp(log_magnitude.clamp(max=self.MAX_LOG_MAGNITUDE))
-        return torch.polar(magnitude, phase)
+        return torch.exp(log_magnitude.clamp(max=self.MAX_LOG_MAGNITUDE)), phase
 
     def forward(self, features: Tensor) -> Tensor:
         frames = features.shape[-1]
         spec = self.spec
         length = (frames - 1) * spec.hop_length
+        if self.real_istft:
+            magnitude, phase = self.magnitude_and_phase(features)
+            bases = tuple(getattr(self, name, None) for name in self.ISTFT_BUFFERS)
+            bases = None if bases[0] is None else bases
+            return istft_real(magnitude, phase, spec.n_fft, spec.hop_length, length, bases)
         return _istft(self.spectrum(features), spec.n_fft, spec.hop_length, length)
 
     def loss(self, audio: Tensor, segment_frames: int, generator: torch.Generator | None = None):

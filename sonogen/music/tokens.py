@@ -422,6 +422,7 @@ def prepare_midi(
     from sonogen.data.writing import (
         check_paths,
         check_sample_rate,
+        dataset_license,
         display_name,
         parse_split,
         positive_int,
@@ -530,6 +531,7 @@ def prepare_midi(
         "count": len(rows),
         "labels": None,
         "source": source_label or display_name(str(source_path)),
+        "license": dataset_license(source_path, None),
         "created_by": f"sonogen {_version()}",
         "options": options,
         "extra": extra | {"tokens": int(len(tokens))},

@@ -365,6 +365,8 @@ def test_normalize_modes_and_trim(tmp_path):
         ({"workers": 0}, r"^--workers: must be above 0"),
         ({"min_seconds": -1}, r"^--min-seconds: must be 0 or more"),
         ({"seed": -1}, r"^--seed: must be a whole number"),
+        ({"license": "  "}, r"^--license: empty; give the data's licence"),
+        ({"license": "x" * 300}, r"^--license: 300 characters; give its name or a link"),
     ],
 )
 def test_bad_options_are_refused_before_any_work(tmp_path, options, pattern):
@@ -436,6 +438,7 @@ def test_write_dataset_extra_columns_and_float_clips(tmp_path):
         "count": 2,
         "labels": ["piano"],
         "source": "builtin:notes",
+        "license": None,
         "created_by": json.loads((out / "dataset.json").read_text())["created_by"],
         "options": options,
     }
@@ -573,3 +576,23 @@ def test_bad_group_options_are_refused_in_one_line(tmp_path):
             prepare(src, tmp_path / f"out{number}", split="0", workers=1, **options)
         assert "\n" not in str(error.value)
         assert not (tmp_path / f"out{number}").exists()
+
+
+def test_the_licence_is_recorded_from_the_option_or_a_license_file(tmp_path):
+    from sonogen.data.dataset import open_dataset
+
+    src = write_tones(tmp_path / "src", ["a.wav", "b.wav"])
+    options = {"sample_rate": RATE, "clip_samples": 1000, "split": "0", "workers": 1}
+    options |= {"labels": "none"}
+    prepare(src, tmp_path / "none", **options)
+    assert open_dataset(tmp_path / "none").license is None
+    (src / "LICENSE.txt").write_text("\nCreative Commons Attribution 4.0\nmore text\n")
+    before = (src / "LICENSE.txt").read_bytes()
+    prepare(src, tmp_path / "file", **options)
+    # the first line that says something, named with its file; the file is not touched
+    assert open_dataset(tmp_path / "file").license == (
+        "LICENSE.txt: Creative Commons Attribution 4.0"
+    )
+    assert (src / "LICENSE.txt").read_bytes() == before
+    prepare(src, tmp_path / "given", license=" CC BY-SA\n4.0 ", **options)
+    assert open_dataset(tmp_path / "given").license == "CC BY-SA 4.0"

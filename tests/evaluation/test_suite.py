@@ -408,3 +408,29 @@ def test_per_label_view_in_metrics_and_report(evaluated):
         assert heard["n"] == 40 and saved["heldout_real"]["intelligibility"]["n"] == 8
         assert "images/confusion_recogniser.png" in text
     assert (evaluated.out / "images" / "confusion_classifier.png").stat().st_size > 1000
+
+
+def test_model_card_written_by_train_and_updated_by_evaluate(evaluated, runs):
+    card = (runs[1] / "MODEL_CARD.md").read_text(encoding="utf-8")
+    # what training wrote: family, size, data and its licence, budget and hardware
+    assert card.startswith("# specgan_30: a sonogen `specgan` model")
+    parameters = sonogen.api.info(runs[1])["parameters"]
+    assert f"| parameters | {parameters:,} |" in card
+    assert "Source: varied test tones" in card
+    assert "Licence: not recorded" in card  # the test dataset records none
+    assert "Steps: 30, in" in card and "Hardware: 1 process on cpu (" in card
+    # what the run's last evaluation (this module's tests evaluate it more than once) added:
+    # its numbers beside the real held-out clips', and memorization
+    summary = json.loads((runs[1] / "evaluation.json").read_text())
+    metrics = json.loads(Path(summary["metrics"]).read_text())
+    n, fad = metrics["n"], metrics["quality"]["fad"]["value"]
+    heldout_fad = metrics["heldout_real"]["fad"]["value"]
+    assert summary["n"] == n and summary["fad"] == pytest.approx(fad)
+    assert f"| FAD (classifier) | {fad:.3g} | {heldout_fad:.3g} |" in card
+    flagged = metrics["memorization"]["flagged_count"]
+    assert f"{flagged} of {n} generated clips" in card
+    # a run not evaluated yet says so
+    from sonogen.card import model_card
+
+    fresh = model_card(sonogen.api.info(runs[0]), None)
+    assert "Not evaluated yet" in fresh and "Steps: 2, in" in fresh

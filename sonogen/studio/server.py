@@ -1,0 +1,573 @@
+"""The studio's server: run dirs loaded once, a JSON API for the page, results in a temp folder.
+
+Routes (every answer is JSON except the page and the files):
+- ``GET /``: the page; ``GET /api/runs``: each run, what it can do, and its numbers;
+- ``POST /api/upload?name=FILE``: the request body is an audio file (at most MAX_UPLOAD_BYTES, an
+  audio file name, decodable, at most MAX_UPLOAD_SECONDS); answers an upload id;
+- ``POST /api/generate``, ``/api/morph``, ``/api/transfer``, ``/api/compose``: a JSON object of
+  options naming the run by its number; answers ``{"clips": [...]}`` with the URLs of the WAVs,
+  spectrogram pictures (and MIDI files) made;
+- ``GET /files/NAME``: a file the studio made (NAME is checked against the names it makes).
+
+A SonogenError is a 400 answer whose ``error`` the page shows; any other exception is logged and
+answered 500, and the server goes on serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+
+from sonogen.errors import SonogenError
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 20 * 2**20
+MAX_UPLOAD_SECONDS = 60.0
+MAX_REQUEST_BYTES = 64 * 2**10  # a JSON request: a few options
+MAX_CLIPS = 16
+MAX_SECONDS = 30.0  # any-length generation and continuations
+MAX_MORPH_STEPS = 32
+MAX_BARS = 64
+MAX_PIECES = 4
+COMPOSE_RATE = 22050  # composed pieces are rendered at this rate
+MAX_FILES = 600  # files kept in the temp folder; the oldest go first
+UPLOAD_TYPES = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3")
+CONTENT_TYPES = {".wav": "audio/wav", ".png": "image/png", ".mid": "audio/midi"}
+FILE_NAME = re.compile(r"^[0-9a-f]{16}(_[0-9]{1,3})?\.(wav|png|mid)$")
+UPLOAD_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+@dataclass
+class Entry:
+    """One run the studio serves: its number on the page, its dir and the loaded model."""
+
+    index: int
+    path: Path
+    model: Any
+    tokenizer: Any = None  # music runs: the miditok tokenizer
+
+
+class Studio:
+    """The runs and the temp folder behind the page; each public method answers one route."""
+
+    def __init__(self, runs: Sequence[str | Path]):
+        from sonogen.run import load
+
+        if not runs:
+            raise SonogenError("RUN: give at least one run dir to play with")
+        self.entries: list[Entry] = []
+        for index, run in enumerate(runs):
+            model = load(run)  # a bad run dir is a one-line error before the server starts
+            tokenizer = None
+            if model.makes_tokens:
+                from sonogen.music.compose import load_music_run
+
+                model, tokenizer = load_music_run(run)
+            self.entries.append(Entry(index, Path(run), model, tokenizer))
+        self.folder = Path(tempfile.mkdtemp(prefix="sonogen-studio-"))
+        # one request's work at a time (the handler holds it): a model call uses every core
+        # already, and the files, the upload table and pyplot are then never shared
+        self.lock = threading.RLock()
+        self.uploads: dict[str, tuple[Path, str]] = {}
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # --- what the page shows ----------------------------------------------------------------
+    def describe(self) -> list[dict[str, Any]]:
+        """Each run: name, family, labels, what it can do, and its numbers."""
+        from sonogen.card import _last_evaluation
+        from sonogen.run import info
+
+        described = []
+        for entry in self.entries:
+            model = entry.model
+            summary = info(model)
+            evaluation = _last_evaluation(entry.path) or {}
+            described.append(
+                {
+                    "index": entry.index,
+                    "name": entry.path.resolve().name,
+                    "model": model.model_name,
+                    "description": summary["family_description"],
+                    "labels": model.labels or [],
+                    "sample_rate": model.sample_rate,
+                    "clip_seconds": None
+                    if model.any_length or model.makes_tokens
+                    else model.config.data.clip_samples / model.sample_rate,
+                    "can": {
+                        "generate": not model.makes_tokens,
+                        "any_length": model.any_length,
+                        "options": sorted(model.generation_options),
+                        "morph": sorted(model.interpolates_between),
+                        "transfer": model.can_reconstruct,
+                        "continue": model.can_continue,
+                        "compose": model.makes_tokens,
+                    },
+                    "numbers": _numbers(summary, evaluation),
+                }
+            )
+        return described
+
+    # --- the routes -------------------------------------------------------------------------
+    def generate(self, body: dict[str, Any]) -> dict[str, Any]:
+        from sonogen.checks import check_seed, random_seed, whole_number
+
+        entry = self._entry(body, "generate")
+        model = entry.model
+        n = whole_number("n", body.get("n", 4), 1, MAX_CLIPS)
+        seed = check_seed(body["seed"], "seed") if _given(body, "seed") else random_seed()
+        label = body.get("label") if _given(body, "label") else None
+        options = {name: body[name] for name in model.generation_options if _given(body, name)}
+        seconds = None
+        if model.any_length:
+            seconds = _seconds(body.get("seconds", 1.0), "seconds")
+        audio = model.generate(
+            n,
+            seed=seed,
+            labels=label,
+            temperature=_temperature(body),
+            seconds=seconds,
+            **options,
+        )
+        labels = model.label_indices(label, n) if model.labels else None
+        if labels is None and model.labels:  # the labels the seed drew are not returned
+            labels = [None] * n
+        clips = []
+        for i, clip in enumerate(audio):
+            caption = f"seed {seed} #{i}"
+            if model.labels and labels[i] is not None:
+                caption += f", {model.labels[int(labels[i])]}"
+            clips.append(self._clip(clip, model.sample_rate, caption))
+        return {"clips": clips, "seed": seed}
+
+    def morph(self, body: dict[str, Any]) -> dict[str, Any]:
+        from sonogen.checks import whole_number
+
+        entry = self._entry(body, "morph")
+        model = entry.model
+        steps = whole_number("steps", body.get("steps", 8), 2, MAX_MORPH_STEPS)
+        kinds = model.interpolates_between
+        if _given(body, "upload_a") or _given(body, "upload_b"):
+            if "sounds" not in kinds:
+                raise SonogenError(f"morph: a {model.model_name} run morphs between seeds only")
+            a = self._upload_audio(body.get("upload_a"), model.sample_rate, "sound A")
+            b = self._upload_audio(body.get("upload_b"), model.sample_rate, "sound B")
+            ends = "the two sounds"
+        else:
+            if "seeds" not in kinds:
+                raise SonogenError(
+                    f"morph: a {model.model_name} run cannot morph between seeds"
+                    + ("; upload two sounds" if "sounds" in kinds else "")
+                )
+            from sonogen.checks import check_seed
+
+            a = check_seed(body.get("seed_a", 1), "seed A")
+            b = check_seed(body.get("seed_b", 2), "seed B")
+            ends = f"seed {a} to seed {b}"
+        label = body.get("label") if _given(body, "label") else None
+        audio = model.interpolate(a, b, steps, label=label)
+        clips = [
+            self._clip(clip, model.sample_rate, f"{i + 1}/{steps}: {ends}")
+            for i, clip in enumerate(audio)
+        ]
+        return {"clips": clips}
+
+    def transfer(self, body: dict[str, Any]) -> dict[str, Any]:
+        entry = self._entry(body, "transfer")
+        model = entry.model
+        mode = body.get("mode", "transfer")
+        if mode not in ("transfer", "reconstruct", "continue"):
+            raise SonogenError(f"mode {mode!r}: use transfer, reconstruct or continue")
+        if mode == "continue" and not model.can_continue:
+            raise SonogenError(f"continue: a {model.model_name} run does not continue sounds")
+        if mode != "continue" and not model.can_reconstruct:
+            raise SonogenError(f"{mode}: a {model.model_name} run does not encode sounds")
+        audio = self._upload_audio(body.get("upload"), model.sample_rate, "the sound")
+        if mode == "continue":
+            seconds = _seconds(body.get("seconds", 1.0), "seconds")
+            made = model.continue_audio(audio, seconds, seed=_seed_or_none(body))[0]
+        elif mode == "reconstruct" and len(audio) <= model.config.data.clip_samples:
+            made = model.reconstruct(audio[None])[0][: len(audio)]  # at once, as evaluate
+        else:
+            made = model.transfer(audio)  # in overlapping blocks, as `sonogen transfer`
+        original = self._clip(audio, model.sample_rate, "what you gave")
+        return {"clips": [original, self._clip(made, model.sample_rate, f"{mode}: the model")]}
+
+    def compose(self, body: dict[str, Any]) -> dict[str, Any]:
+        from sonogen.checks import check_seed, finite_number, random_seed, whole_number
+        from sonogen.music.compose import compose_pieces
+        from sonogen.music.render import render_score
+
+        entry = self._entry(body, "compose")
+        bars = whole_number("bars", body.get("bars", 4), 1, MAX_BARS)
+        n = whole_number("n", body.get("n", 1), 1, MAX_PIECES)
+        seed = check_seed(body["seed"], "seed") if _given(body, "seed") else random_seed()
+        top_p = finite_number("top_p", body.get("top_p", 0.95), low=0, high=1, low_open=True)
+        pieces = compose_pieces(
+            entry.model,
+            entry.tokenizer,
+            bars=bars,
+            n=n,
+            seed=seed,
+            temperature=_temperature(body),
+            top_p=top_p,
+        )
+        clips = []
+        for i, piece in enumerate(pieces):
+            token = self._token()
+            midi = self.folder / f"{token}.mid"
+            piece.score.dump_midi(str(midi))
+            audio = render_score(piece.score, sample_rate=COMPOSE_RATE)
+            if audio.size == 0:  # no notes: a short silence to play, as the MIDI file holds
+                audio = np.zeros(COMPOSE_RATE // 2, np.float32)
+            caption = f"seed {seed} #{i}: {piece.bars} bars, {int(piece.score.note_num())} notes"
+            clip = self._clip(audio, COMPOSE_RATE, caption, token=token)
+            clips.append(clip | {"midi": f"/files/{midi.name}"})
+        return {"clips": clips, "seed": seed}
+
+    def upload(self, name: str, data: bytes) -> dict[str, Any]:
+        """Keep an uploaded audio file (checked by type and by decoding it); return its id."""
+        from sonogen.audio.io import read_audio
+
+        suffix = Path(name).suffix.lower()
+        if suffix not in UPLOAD_TYPES:
+            raise SonogenError(
+                f"{_shown_name(name)}: not an audio file the studio takes; upload one of "
+                f"{', '.join(UPLOAD_TYPES)}"
+            )
+        upload_id = self._token()
+        path = self.folder / f"upload_{upload_id}{suffix}"
+        path.write_bytes(data)
+        try:
+            audio, rate = read_audio(path, max_seconds=MAX_UPLOAD_SECONDS)
+        except SonogenError as error:
+            path.unlink(missing_ok=True)
+            reason = str(error).removeprefix(str(path)).lstrip(": ")
+            raise SonogenError(f"{_shown_name(name)}: {reason}") from None
+        if audio.size == 0 or not np.isfinite(audio).all():
+            path.unlink(missing_ok=True)
+            raise SonogenError(f"{_shown_name(name)}: holds no usable audio")
+        self.uploads[upload_id] = (path, name)
+        self._prune()
+        return {"upload": upload_id, "seconds": len(audio) / rate, "name": _shown_name(name)}
+
+    def file(self, name: str) -> tuple[Path, str] | None:
+        """The path and content type of a file the studio made, or None."""
+        if not FILE_NAME.match(name):
+            return None
+        path = self.folder / name
+        if not path.is_file():
+            return None
+        return path, CONTENT_TYPES[path.suffix]
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _entry(self, body: dict[str, Any], verb: str) -> Entry:
+        run = body.get("run")
+        if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < len(self.entries):
+            raise SonogenError(
+                f"run {str(run)[:40]!r}: not one of this studio's runs (0 to "
+                f"{len(self.entries) - 1}); the studio plays only the run dirs it was started with"
+            )
+        entry = self.entries[run]
+        if verb == "generate" and entry.model.makes_tokens:
+            raise SonogenError(f"generate: a {entry.model.model_name} run composes MIDI instead")
+        if verb == "compose" and not entry.model.makes_tokens:
+            raise SonogenError(f"compose: a {entry.model.model_name} run makes audio, not MIDI")
+        return entry
+
+    def _upload_audio(self, upload_id: Any, sample_rate: int, what: str) -> np.ndarray:
+        from sonogen.audio.io import read_audio
+
+        if not isinstance(upload_id, str) or not UPLOAD_ID.match(upload_id):
+            raise SonogenError(f"{what}: upload or record a sound first")
+        if upload_id not in self.uploads:
+            raise SonogenError(f"{what}: that upload is gone; upload it again")
+        path, _ = self.uploads[upload_id]
+        audio, _ = read_audio(path, sample_rate)
+        return audio
+
+    def _clip(
+        self, audio: np.ndarray, sample_rate: int, caption: str, token: str | None = None
+    ) -> dict[str, Any]:
+        from sonogen.audio.io import write_wav
+        from sonogen.evaluation.report import spectrogram_png
+
+        token = token or self._token()
+        wav, png = self.folder / f"{token}.wav", self.folder / f"{token}.png"
+        audio = np.clip(np.nan_to_num(np.asarray(audio, np.float32)), -1, 1)
+        if not wav.exists():
+            write_wav(wav, audio, sample_rate)
+        spectrogram_png(png, audio, sample_rate)
+        self._prune()
+        return {
+            "audio": f"/files/{wav.name}",
+            "image": f"/files/{png.name}",
+            "caption": caption,
+            "seconds": round(len(audio) / sample_rate, 3),
+            "samples": len(audio),
+            "sample_rate": sample_rate,
+        }
+
+    @staticmethod
+    def _token() -> str:
+        return secrets.token_hex(8)
+
+    def _prune(self) -> None:
+        """Keep at most MAX_FILES files: the oldest go first (uploads too)."""
+        dated = []
+        for path in self.folder.iterdir():
+            try:
+                dated.append((path.stat().st_mtime, path))
+            except FileNotFoundError:
+                continue
+        dated.sort()
+        for _, path in dated[: max(0, len(dated) - MAX_FILES)]:
+            path.unlink(missing_ok=True)
+        self.uploads = {k: v for k, v in self.uploads.items() if v[0].exists()}
+
+
+def _given(body: dict[str, Any], name: str) -> bool:
+    return body.get(name) not in (None, "")
+
+
+def _temperature(body: dict[str, Any]) -> float:
+    from sonogen.checks import check_temperature
+
+    return check_temperature(body.get("temperature", 1.0))
+
+
+def _seed_or_none(body: dict[str, Any]) -> int | None:
+    from sonogen.checks import check_seed
+
+    return check_seed(body["seed"], "seed") if _given(body, "seed") else None
+
+
+def _seconds(value: Any, name: str) -> float:
+    from sonogen.checks import finite_number
+
+    return finite_number(name, value, low=0, high=MAX_SECONDS, low_open=True)
+
+
+def _shown_name(name: str) -> str:
+    name = Path(str(name)).name
+    return name if len(name) <= 60 else name[:57] + "..."
+
+
+def _numbers(summary: dict[str, Any], evaluation: dict[str, Any]) -> list[list[str]]:
+    """Rows (name, value, real held-out value) of what the page shows beside a run."""
+    rows = [
+        ["steps trained", f"{summary['steps']:,}", ""],
+        ["training minutes", f"{summary['train_seconds'] / 60:.1f}", ""],
+        ["parameters", f"{summary['parameters']:,}", ""],
+    ]
+    shown = (
+        ("fad", "FAD", "{:.3g}", "heldout_fad"),
+        ("inception_score", "Inception Score", "{:.2f}", "heldout_inception_score"),
+        ("label_accuracy", "label accuracy", "{:.1%}", "heldout_label_accuracy"),
+        ("intelligibility", "intelligibility", "{:.1%}", "heldout_intelligibility"),
+        ("ndb_over_k", "NDB/K", "{:.2f}", "heldout_ndb_over_k"),
+        ("memorized_share", "near-copies of training clips", "{:.1%}", None),
+    )
+    for key, name, form, real in shown:
+        if isinstance(evaluation.get(key), (int, float)):
+            value = evaluation.get(real) if real else None
+            rows.append(
+                [name, form.format(evaluation[key]), "" if value is None else form.format(value)]
+            )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP
+
+
+def make_handler(studio: Studio) -> type[BaseHTTPRequestHandler]:
+    """Return the request handler class bound to ``studio``."""
+    from sonogen.studio.page import PAGE
+
+    routes: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+        "/api/generate": studio.generate,
+        "/api/morph": studio.morph,
+        "/api/transfer": studio.transfer,
+        "/api/compose": studio.compose,
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "sonogen-studio"
+        protocol_version = "HTTP/1.1"
+        timeout = 60  # seconds a client may take to send what it announced
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("%s %s", self.address_string(), format % args)
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            path = urlsplit(self.path).path
+            if path == "/":
+                self._send(HTTPStatus.OK, PAGE.encode(), "text/html; charset=utf-8")
+            elif path == "/api/runs":
+                self._answer(studio.describe)
+            elif path.startswith("/files/"):
+                data, content_type = None, ""
+                with studio.lock:  # never while a request prunes the folder
+                    found = studio.file(path.removeprefix("/files/"))
+                    if found is not None:
+                        data, content_type = found[0].read_bytes(), found[1]
+                if data is None:
+                    self._json(HTTPStatus.NOT_FOUND, {"error": "no such studio file"})
+                else:
+                    self._send(HTTPStatus.OK, data, content_type)
+            else:
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no page {path[:80]!r}"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            url = urlsplit(self.path)
+            length = self._length()
+            if length is None:
+                return
+            if url.path == "/api/upload":
+                if length > MAX_UPLOAD_BYTES:
+                    self._discard(length)
+                    self._json(
+                        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                        {"error": f"upload of {length / 2**20:.1f} MB: the studio takes files "
+                         f"of at most {MAX_UPLOAD_BYTES // 2**20} MB"},
+                    )  # fmt: skip
+                    return
+                data = self.rfile.read(length)
+                name = parse_qs(url.query).get("name", ["upload"])[0]
+                self._answer(lambda: studio.upload(name, data))
+                return
+            if url.path not in routes:
+                self._discard(length)
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no action {url.path[:80]!r}"})
+                return
+            if length > MAX_REQUEST_BYTES:
+                self._discard(length)
+                self._json(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                    {"error": f"a request of {length} bytes; the options fit in "
+                     f"{MAX_REQUEST_BYTES // 1024} kB"},
+                )  # fmt: skip
+                return
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw or b"{}")
+            except (ValueError, RecursionError):
+                body = None
+            if not isinstance(body, dict):
+                self._json(HTTPStatus.BAD_REQUEST, {"error": "the request is not a JSON object"})
+                return
+            self._answer(lambda: routes[url.path](body))
+
+        def _discard(self, length: int) -> None:
+            """Read and drop a refused body (so the client reads the answer), up to 4 times the
+            upload limit; beyond that the connection is closed unread."""
+            if length > 4 * MAX_UPLOAD_BYTES:
+                self.close_connection = True
+                return
+            while length > 0:
+                chunk = self.rfile.read(min(length, 2**20))
+                if not chunk:
+                    break
+                length -= len(chunk)
+
+        def _length(self) -> int | None:
+            try:
+                length = int(self.headers.get("Content-Length", ""))
+            except ValueError:
+                length = -1
+            if length < 0:
+                self.close_connection = True
+                self._json(HTTPStatus.LENGTH_REQUIRED, {"error": "send a Content-Length"})
+                return None
+            return length
+
+        def _answer(self, action: Callable[[], Any]) -> None:
+            started = time.perf_counter()
+            try:
+                with studio.lock:
+                    result = action()
+            except SonogenError as error:
+                self._json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
+                return
+            except Exception as error:  # a bug: logged, answered, and the server goes on
+                log.exception("studio: %s failed", self.path)
+                self._json(
+                    HTTPStatus.INTERNAL_SERVER_ERROR,
+                    {"error": f"internal error ({type(error).__name__}: {error}); see the log"},
+                )
+                return
+            if isinstance(result, dict):
+                result = result | {"elapsed": round(time.perf_counter() - started, 3)}
+            self._json(HTTPStatus.OK, result)
+
+        def _json(self, status: HTTPStatus, value: Any) -> None:
+            self._send(status, json.dumps(value).encode(), "application/json")
+
+        def _send(self, status: HTTPStatus, data: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+def serve(
+    runs: Sequence[str | Path],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    ready: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Serve the studio for ``runs`` on ``host:port`` until interrupted (or ``stop`` is set);
+    ``ready(url)`` is called once it listens. Port 0 picks a free port."""
+    from sonogen.checks import whole_number
+
+    port = whole_number("--port", port, 0, 65535)
+    studio = Studio(runs)
+    try:
+        try:
+            server = ThreadingHTTPServer((host, port), make_handler(studio))
+        except OSError as error:
+            raise SonogenError(
+                f"--host {host} --port {port}: cannot listen there ({error.strerror or error}); "
+                "pass another --port"
+            ) from None
+        server.daemon_threads = True
+        with server:
+            url = f"http://{host}:{server.server_address[1]}/"
+            if ready:
+                ready(url)
+            if stop is None:
+                server.serve_forever(poll_interval=0.2)
+            else:
+                thread = threading.Thread(target=server.serve_forever, args=(0.2,), daemon=True)
+                thread.start()
+                stop.wait()
+                server.shutdown()
+    finally:
+        studio.close()
