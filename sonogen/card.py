@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-CARD_NAME = "MODEL_CARD.md"
+from sonogen.run import CARD_NAME  # run.py clears an unsaved start's card, so it owns the name
 EVALUATION_NAME = "evaluation.json"  # the headline numbers of the run's last evaluation
 
 # The rows of the card's evaluation table: (key of the summary, name, format, real held-out key).
@@ -30,7 +30,22 @@ _EVALUATION_ROWS = (
     ("silent_share", "silent clips", "{:.1%}", None),
     ("si_sdr", "reconstruction SI-SDR (dB)", "{:.1f}", None),
     ("real_time_factor", "generation speed (x real time)", "{:.1f}", None),
+    ("memorized_share", "near-copies of training clips", "{:.1%}", None),
 )
+
+
+def evaluation_rows(evaluation: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Return (name, this model's value, the real held-out clips' value or "") for each number
+    the last evaluation summary holds, formatted as the card and the studio show them."""
+    rows = []
+    for key, label, form, real_key in _EVALUATION_ROWS:
+        value = evaluation.get(key)
+        if not isinstance(value, (int, float)):
+            continue
+        real = evaluation.get(real_key) if real_key else None
+        label = label.format(embedding=evaluation.get("embedding") or "embedding")
+        rows.append((label, form.format(value), "" if real is None else form.format(real)))
+    return rows
 
 
 def evaluation_summary(metrics: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -91,7 +106,7 @@ def write_model_card(run_dir: str | Path) -> Path:
 
     run_dir = Path(run_dir)
     summary = info(run_dir)
-    _write_text(run_dir / CARD_NAME, model_card(summary, _last_evaluation(run_dir)))
+    _write_text(run_dir / CARD_NAME, model_card(summary, last_evaluation(run_dir)))
     return run_dir / CARD_NAME
 
 
@@ -163,13 +178,7 @@ def _evaluation_lines(evaluation: dict[str, Any] | None, summary: dict[str, Any]
             f"The model has trained on since (step {summary['steps']}): evaluate it again."
         )
     lines += ["", "| | this model | real held-out clips |", "|---|---:|---:|"]
-    for key, label, form, real_key in _EVALUATION_ROWS:
-        if evaluation.get(key) is None:
-            continue
-        real = evaluation.get(real_key) if real_key else None
-        label = label.format(embedding=evaluation.get("embedding") or "embedding")
-        shown_real = "" if real is None else form.format(real)
-        lines.append(f"| {label} | {form.format(evaluation[key])} | {shown_real} |")
+    lines += [f"| {name} | {value} | {real} |" for name, value, real in evaluation_rows(evaluation)]
     return lines
 
 
@@ -239,7 +248,8 @@ def _dataset(path: str) -> dict[str, Any]:
     return values if isinstance(values, dict) else {}
 
 
-def _last_evaluation(run_dir: Path) -> dict[str, Any] | None:
+def last_evaluation(run_dir: Path) -> dict[str, Any] | None:
+    """The headline numbers of the run's last evaluation (evaluation.json), or None."""
     try:
         values = json.loads((run_dir / EVALUATION_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):

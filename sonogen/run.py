@@ -55,6 +55,8 @@ MAX_SECONDS = 600.0  # generate --seconds: ten minutes per clip
 _CONFIG_SECTIONS = {"model_name", "data", "model", "train"}
 _EARLY_FOLDERS = {SAMPLES: re.compile(r"step\d+_\d+\.\w+"), "checkpoints": None}
 _TEMPORARY = re.compile(r"\.[^/]+\.tmp-\d+")
+CARD_NAME = "MODEL_CARD.md"  # sonogen.card writes it; its first line is _CARD_HEAD
+_CARD_HEAD = re.compile(rb"# .+: a sonogen `[a-z0-9_-]+` model")
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -268,6 +270,10 @@ def _written_early(path: Path) -> bool:
         with path.open("rb") as handle:
             head = handle.read(64)
         return head == b"" or head.startswith(b"step,seconds")
+    if path.name == CARD_NAME:  # a card sonogen wrote at the end of an earlier start
+        with path.open("rb") as handle:
+            head = handle.readline(400)
+        return _CARD_HEAD.fullmatch(head.rstrip(b"\n")) is not None
     if path.name == CONFIG_NAME:
         from sonogen.config import read_yaml
 

@@ -39,6 +39,10 @@ def runs(tmp_path_factory):
         )  # fmt: skip
         for name, settings in (("wavegan", TINY["wavegan"]), ("fvae", TINY_FVAE))
     }
+    made["samplernn"] = sonogen.train(
+        data, "samplernn", root / "samplernn", progress=False, max_steps=1, batch_size=2,
+        overrides=QUIET + ["model.hidden=16", "model.sample_hidden=16", "model.embedding_dim=8"],
+    )  # fmt: skip
     music = make_scale_dataset(root / "scales")
     made["music"] = sonogen.train(
         music, "music-lstm", root / "music", max_steps=2, batch_size=4, progress=False,
@@ -57,7 +61,7 @@ def studio(runs):
     def run():
         try:
             serve(
-                [runs["wavegan"], runs["fvae"], runs["music"]],
+                [runs["wavegan"], runs["fvae"], runs["music"], runs["samplernn"]],
                 port=0,
                 ready=ready.append,
                 stop=stop,
@@ -199,7 +203,8 @@ def test_the_server_refuses_what_it_must_and_keeps_serving(studio):
     status, answer = post(studio, "/api/compose", {"run": 2, "bars": 2, "seed": 1})
     assert status == 200 and answer["clips"][0]["midi"].endswith(".mid")
     status, runs = request(studio + "api/runs")
-    assert status == 200 and [run["model"] for run in runs] == ["wavegan", "fvae", "music-lstm"]
+    assert status == 200
+    assert [run["model"] for run in runs] == ["wavegan", "fvae", "music-lstm", "samplernn"]
     assert runs[1]["can"]["transfer"] and not runs[0]["can"]["transfer"]
     assert runs[0]["numbers"][0][:2] == ["steps trained", "2"]
 
@@ -214,3 +219,23 @@ def test_a_bad_run_dir_is_a_one_line_error(tmp_path, runs):
         timeout=120,
     )
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_morphs_and_a_continued_prompt_through_the_api(studio, tmp_path):
+    status, answer = post(studio, "/api/morph", {"run": 0, "seed_a": 1, "seed_b": 2, "steps": 3})
+    assert status == 200 and len(answer["clips"]) == 3
+    assert answer["clips"][0]["caption"] == "1/3: seed 1 to seed 2"
+    path = tmp_path / "a.wav"
+    sf.write(path, 0.3 * np.sin(np.arange(4000) / 5.0), 8000)
+    status, uploaded = request(studio + "api/upload?name=a.wav", path.read_bytes(), "audio/wav")
+    assert status == 200 and uploaded["seconds"] == 0.5
+    upload = uploaded["upload"]
+    status, answer = post(studio, "/api/morph", {"run": 1, "upload_a": upload, "upload_b": upload})
+    assert status == 200 and len(answer["clips"]) == 8  # the page's default number of steps
+    status, answer = post(studio, "/api/morph", {"run": 0, "upload_a": upload, "upload_b": upload})
+    assert status == 400 and "morphs between seeds only" in answer["error"]
+    values = {"run": 3, "upload": upload, "mode": "continue", "seconds": 0.25, "seed": 1}
+    status, answer = post(studio, "/api/transfer", values)
+    assert status == 200 and [clip["samples"] for clip in answer["clips"]] == [4000, 6000]
+    status, answer = post(studio, "/api/transfer", values | {"mode": "transfer"})
+    assert status == 400 and "does not encode sounds" in answer["error"]

@@ -92,14 +92,14 @@ class Studio:
     # --- what the page shows ----------------------------------------------------------------
     def describe(self) -> list[dict[str, Any]]:
         """Each run: name, family, labels, what it can do, and its numbers."""
-        from sonogen.card import _last_evaluation
+        from sonogen.card import last_evaluation
         from sonogen.run import info
 
         described = []
         for entry in self.entries:
             model = entry.model
             summary = info(model)
-            evaluation = _last_evaluation(entry.path) or {}
+            evaluation = last_evaluation(entry.path) or {}
             described.append(
                 {
                     "index": entry.index,
@@ -371,27 +371,16 @@ def _shown_name(name: str) -> str:
 
 
 def _numbers(summary: dict[str, Any], evaluation: dict[str, Any]) -> list[list[str]]:
-    """Rows (name, value, real held-out value) of what the page shows beside a run."""
+    """Rows (name, value, real held-out value) of what the page shows beside a run: its
+    training, then the last evaluation's numbers as its model card shows them."""
+    from sonogen.card import evaluation_rows
+
     rows = [
         ["steps trained", f"{summary['steps']:,}", ""],
         ["training minutes", f"{summary['train_seconds'] / 60:.1f}", ""],
         ["parameters", f"{summary['parameters']:,}", ""],
     ]
-    shown = (
-        ("fad", "FAD", "{:.3g}", "heldout_fad"),
-        ("inception_score", "Inception Score", "{:.2f}", "heldout_inception_score"),
-        ("label_accuracy", "label accuracy", "{:.1%}", "heldout_label_accuracy"),
-        ("intelligibility", "intelligibility", "{:.1%}", "heldout_intelligibility"),
-        ("ndb_over_k", "NDB/K", "{:.2f}", "heldout_ndb_over_k"),
-        ("memorized_share", "near-copies of training clips", "{:.1%}", None),
-    )
-    for key, name, form, real in shown:
-        if isinstance(evaluation.get(key), (int, float)):
-            value = evaluation.get(real) if real else None
-            rows.append(
-                [name, form.format(evaluation[key]), "" if value is None else form.format(value)]
-            )
-    return rows
+    return rows + [list(row) for row in evaluation_rows(evaluation)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -443,28 +432,27 @@ def make_handler(studio: Studio) -> type[BaseHTTPRequestHandler]:
                 return
             if url.path == "/api/upload":
                 if length > MAX_UPLOAD_BYTES:
-                    self._discard(length)
-                    self._json(
+                    self._refuse(
                         HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                        {"error": f"upload of {length / 2**20:.1f} MB: the studio takes files "
-                         f"of at most {MAX_UPLOAD_BYTES // 2**20} MB"},
-                    )  # fmt: skip
+                        length,
+                        f"upload of {length / 2**20:.1f} MB: the studio takes files of at most "
+                        f"{MAX_UPLOAD_BYTES // 2**20} MB",
+                    )
                     return
                 data = self.rfile.read(length)
                 name = parse_qs(url.query).get("name", ["upload"])[0]
                 self._answer(lambda: studio.upload(name, data))
                 return
             if url.path not in routes:
-                self._discard(length)
-                self._json(HTTPStatus.NOT_FOUND, {"error": f"no action {url.path[:80]!r}"})
+                self._refuse(HTTPStatus.NOT_FOUND, length, f"no action {url.path[:80]!r}")
                 return
             if length > MAX_REQUEST_BYTES:
-                self._discard(length)
-                self._json(
+                self._refuse(
                     HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                    {"error": f"a request of {length} bytes; the options fit in "
-                     f"{MAX_REQUEST_BYTES // 1024} kB"},
-                )  # fmt: skip
+                    length,
+                    f"a request of {length} bytes; the options fit in "
+                    f"{MAX_REQUEST_BYTES // 1024} kB",
+                )
                 return
             raw = self.rfile.read(length)
             try:
@@ -475,6 +463,11 @@ def make_handler(studio: Studio) -> type[BaseHTTPRequestHandler]:
                 self._json(HTTPStatus.BAD_REQUEST, {"error": "the request is not a JSON object"})
                 return
             self._answer(lambda: routes[url.path](body))
+
+        def _refuse(self, status: HTTPStatus, length: int, message: str) -> None:
+            """Answer ``message`` as an error without using the request's body."""
+            self._discard(length)
+            self._json(status, {"error": message})
 
         def _discard(self, length: int) -> None:
             """Read and drop a refused body (so the client reads the answer), up to 4 times the

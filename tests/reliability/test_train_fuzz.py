@@ -196,6 +196,7 @@ def test_run_killed_before_first_checkpoint_restarts_but_does_not_resume(tmp_pat
     assert result.code == 0, result.stderr
     assert checkpoint_step(run) == 2 and metric_steps(run) == [1, 2]
     assert sorted(p.name for p in run.iterdir()) == [
+        "MODEL_CARD.md",
         "checkpoints",
         "config.yaml",
         "metrics.csv",
