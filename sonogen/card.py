@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sonogen.run import CARD_NAME  # run.py clears an unsaved start's card, so it owns the name
+
 EVALUATION_NAME = "evaluation.json"  # the headline numbers of the run's last evaluation
 
 # The rows of the card's evaluation table: (key of the summary, name, format, real held-out key).
