@@ -8,9 +8,10 @@ run's numbers (``sonogen info`` and the last evaluation) beside it.
 It is a small server on the standard library (``http.server``) and one page of HTML and plain
 JavaScript (``page.py``), not Gradio: it adds no dependency to ``pip install sonogen`` (Gradio
 brings a web framework, a server and dozens of packages) and every limit (upload size and type,
-clip counts, lengths) and every path it touches is in this package's code. It binds to 127.0.0.1 unless told otherwise, names runs to
-the page by number only (a request never carries a path), writes only into its own temporary
-folder, and answers a failed request with a message on the page and goes on serving.
+clip counts, lengths) and every path it touches is in this package's code. It binds to 127.0.0.1
+unless told otherwise, names runs to the page by number only (a request never carries a path),
+writes only into its own temporary folder, and answers a failed request with a message on the
+page and goes on serving.
 """
 
 from sonogen.studio.server import Studio, serve
