@@ -180,7 +180,7 @@ def check_temperature(temperature: Any) -> float:
     ``--temperature`` (NaN would otherwise make silent clips)."""
     try:
         value = float(temperature)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range
         value = math.nan
     if not 0 <= value <= MAX_TEMPERATURE:
         raise SonogenError(
@@ -197,7 +197,7 @@ def check_truncation(truncation: Any) -> float | None:
         return None
     try:
         value = float(truncation)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range
         value = math.nan
     if not 0 < value < math.inf:
         raise SonogenError(f"--truncation {shown(truncation)}: must be a positive finite number")

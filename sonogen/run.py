@@ -650,6 +650,17 @@ class Model:
                     )
                 indices.append(known.index(value))
             else:
+                whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                if not known:
+                    raise SonogenError(
+                        f"--label {shown(value)}: this run was trained without labels; leave "
+                        "the label out"
+                    )
+                if not whole or not 0 <= value < len(known):
+                    raise SonogenError(
+                        f"--label {shown(value)}: not a label of this run; give a name or an "
+                        f"index from 0 to {len(known) - 1}"
+                    )
                 indices.append(int(value))
         return indices * n if len(indices) == 1 else indices
 

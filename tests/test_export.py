@@ -145,3 +145,24 @@ def test_an_existing_file_is_kept_without_force(runs, tmp_path):
     assert result.returncode == 0, result.stderr
     exported = torch.jit.load(str(out))
     assert exported(torch.zeros(1, 16), torch.zeros(1, dtype=torch.int64)).shape == (1, 1024)
+
+
+def test_the_readme_loads_exported_files_as_it_says(runs, tmp_path, monkeypatch):
+    """The README's two loading examples run as written, each with only its own runtime."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Export") :]
+    section = section[: section.index("\n## ")]
+    blocks = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+    assert len(blocks) == 2 and "torch.jit.load" in blocks[0] and "onnxruntime" in blocks[1]
+    for format in FORMATS:
+        sonogen.api.export(runs["wavegan"], format, tmp_path / f"wavegan{FORMATS[format]}")
+    monkeypatch.chdir(tmp_path)
+    clip_samples = sonogen.load(runs["wavegan"]).config.data.clip_samples
+    for block in blocks:
+        names: dict = {}
+        exec(compile(block, "README.md", "exec"), names)  # noqa: S102 (our own README)
+        audio = names["audio"]
+        audio = audio.detach().numpy() if isinstance(audio, torch.Tensor) else audio
+        assert audio.shape == (1, clip_samples) and 0 < np.abs(audio).max() <= 1

@@ -199,7 +199,7 @@ def test_the_server_refuses_what_it_must_and_keeps_serving(studio):
     status, answer = request(studio + "api/upload?name=x.wav", b"RIFF....", "audio/wav")
     assert status == 400 and answer["error"].startswith("x.wav: ")
     status, answer = post(studio, "/api/transfer", {"run": 1, "upload": "0123456789abcdef"})
-    assert status == 400 and "upload it again" in answer["error"]
+    assert status == 400 and "that upload is gone" in answer["error"]
     status, answer = post(studio, "/api/compose", {"run": 2, "bars": 2, "seed": 1})
     assert status == 200 and answer["clips"][0]["midi"].endswith(".mid")
     status, runs = request(studio + "api/runs")
@@ -239,3 +239,115 @@ def test_morphs_and_a_continued_prompt_through_the_api(studio, tmp_path):
     assert status == 200 and [clip["samples"] for clip in answer["clips"]] == [4000, 6000]
     status, answer = post(studio, "/api/transfer", values | {"mode": "transfer"})
     assert status == 400 and "does not encode sounds" in answer["error"]
+
+
+def raw(studio: str, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    """(status, JSON answer) of a request with exactly these headers (Host and Origin too)."""
+    from http.client import HTTPConnection
+    from urllib.parse import urlsplit
+
+    url = urlsplit(studio)
+    connection = HTTPConnection(url.hostname, url.port, timeout=60)
+    try:
+        connection.request(method, path, body, headers or {})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_other_sites_and_rebound_names_are_refused(studio):
+    port = int(studio.rstrip("/").rsplit(":", 1)[1])
+    # DNS rebinding: a name of the attacker's that now resolves to 127.0.0.1
+    status, answer = raw(studio, "GET", "/api/runs", headers={"Host": f"evil.example:{port}"})
+    assert status == 403 and "answers only at its own address" in answer["error"]
+    status, _ = raw(studio, "GET", "/api/runs", headers={"Host": f"localhost:{port}"})
+    assert status == 200
+    # a form or fetch on another site posting to the studio (text/plain needs no preflight)
+    body = json.dumps({"run": 0, "n": 1}).encode()
+    for origin in ("http://evil.example", "null", f"http://127.0.0.1:{port + 1}"):
+        headers = {"Origin": origin, "Content-Type": "text/plain", "Host": f"127.0.0.1:{port}"}
+        status, answer = raw(studio, "POST", "/api/generate", body, headers)
+        assert status == 403 and "answers only its own page" in answer["error"], origin
+        status, answer = raw(studio, "POST", "/api/upload?name=a.wav", b"RIFF", headers)
+        assert status == 403
+    own = {"Origin": f"http://127.0.0.1:{port}", "Host": f"127.0.0.1:{port}"}
+    status, answer = raw(studio, "POST", "/api/generate", body, own)
+    assert status == 200 and len(answer["clips"]) == 1
+
+
+def test_seeds_blank_fields_and_odd_values(studio):
+    status, answer = post(studio, "/api/generate", {"run": 0, "n": 1, "seed": "5"})
+    assert status == 200 and answer["seed"] == 5 and answer["clips"][0]["caption"] == "seed 5 #0"
+    status, answer = post(studio, "/api/generate", {"run": 0, "n": 1, "seed": str(2**63 - 1)})
+    assert status == 200 and answer["seed"] == 2**63 - 1  # digits as text: exact past 2**53
+    status, answer = post(studio, "/api/generate", {"run": 0, "n": 1})
+    assert status == 200 and 0 <= answer["seed"] < 2**53  # one the page can show and send back
+    blank = {"run": 0, "n": None, "seed": "", "temperature": "", "label": ""}
+    status, answer = post(studio, "/api/generate", blank)
+    assert status == 200 and len(answer["clips"]) == 4  # the defaults
+    for values, named in (
+        ({"temperature": 10**400}, "temperature"),
+        ({"truncation": 10**400}, "truncation"),
+        ({"label": [None]}, "label"),
+        ({"label": 10**30}, "label"),
+        ({"label": True}, "label"),
+        ({"seed": "12x"}, "seed"),
+        ({"seed": "-1"}, "seed"),
+    ):
+        status, answer = post(studio, "/api/generate", {"run": 0, "n": 1} | values)
+        assert status == 400 and named in answer["error"], (values, answer)
+        assert len(answer["error"]) < 300
+
+
+def test_uploads_that_decode_to_too_much_audio_are_refused(studio, tmp_path, monkeypatch):
+    from sonogen.studio import server
+
+    path = tmp_path / "long.flac"
+    sf.write(path, np.zeros((4000, 3)), 8000)  # 3 channels
+    monkeypatch.setattr(server, "MAX_UPLOAD_SAMPLES", 10_000)
+    status, answer = request(studio + "api/upload?name=long.flac", path.read_bytes(), "audio/flac")
+    assert status == 400 and "long.flac: 4,000 frames x 3 channels" in answer["error"]
+
+
+def test_the_temp_folder_is_kept_under_its_limits(runs, monkeypatch):
+    from sonogen.studio import server
+
+    studio = server.Studio([runs["wavegan"]])
+    try:
+        for i in range(6):
+            path = studio.folder / f"{i:016x}.wav"
+            path.write_bytes(b"x" * 1000)
+            os.utime(path, (1000 + i, 1000 + i))
+        monkeypatch.setattr(server, "MAX_FOLDER_BYTES", 3500)
+        studio._prune()
+        assert sorted(p.name[-5] for p in studio.folder.iterdir()) == ["3", "4", "5"]
+        monkeypatch.setattr(server, "MAX_FILES", 1)
+        studio._prune()
+        assert [p.name[-5] for p in studio.folder.iterdir()] == ["5"]
+    finally:
+        studio.close()
+    assert not studio.folder.exists()
+
+
+def test_sigterm_stops_the_studio_and_removes_its_folder(runs, tmp_path):
+    import signal
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = os.environ | {"TMPDIR": str(temp), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "sonogen.cli", "studio", str(runs["wavegan"]), "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               text=True)  # fmt: skip
+    try:
+        lines = [process.stdout.readline()]
+        while lines[-1] and not lines[-1].startswith("studio on ") and len(lines) < 20:
+            lines.append(process.stdout.readline())
+        assert lines[-1].startswith("studio on http://127.0.0.1:"), lines + [process.stderr.read()]
+        assert [p.name[:15] for p in temp.iterdir()] == ["sonogen-studio-"]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and "studio stopped" in out, err
+    assert not list(temp.iterdir())

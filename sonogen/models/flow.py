@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sonogen.config import LEARNING_RATES, DataConfig, setting
+from sonogen.config import LEARNING_RATES, DataConfig, setting, shown
 from sonogen.errors import SonogenError
 from sonogen.models.base import (
     ExportGraph,
@@ -222,11 +222,11 @@ def check_guidance(guidance: Any) -> float:
     """Return ``guidance`` as a float from 0 to MAX_GUIDANCE, else a SonogenError naming it."""
     try:
         value = float(guidance)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         value = math.nan
     if not 0 <= value <= MAX_GUIDANCE:
         raise SonogenError(
-            f"--guidance {guidance!r}: must be a number from 0 to {MAX_GUIDANCE:g} (1: the "
+            f"--guidance {shown(guidance)}: must be a number from 0 to {MAX_GUIDANCE:g} (1: the "
             "conditional model alone, more: closer to the label, 0: unconditional)"
         )
     return value
@@ -239,7 +239,9 @@ def check_ode_steps(steps: Any) -> int:
     except (TypeError, ValueError, OverflowError):
         value = 0
     if not 1 <= value <= MAX_ODE_STEPS:
-        raise SonogenError(f"--steps {steps!r}: must be a whole number from 1 to {MAX_ODE_STEPS}")
+        raise SonogenError(
+            f"--steps {shown(steps)}: must be a whole number from 1 to {MAX_ODE_STEPS}"
+        )
     return value
 
 

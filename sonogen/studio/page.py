@@ -105,6 +105,7 @@ function tool(title, controls, action, gather) {
       status.textContent = " done in " + result.elapsed + " s";
     } catch (failure) {
       error.textContent = failure.message; status.textContent = "";
+      if (failure.message.includes("upload is gone")) forgetUploads.forEach((forget) => forget());
     } finally { button.disabled = false; }
   });
   return $("div", {class: "tool"}, $("h3", {text: title}), ...controls, " ", button, status,
@@ -119,13 +120,17 @@ function labelSelect(labels) {
 const value = (input) => input.value === "" ? null : input.value;
 const number = (input) => input.value === "" ? null : Number(input.value);
 
-function recorder(onDone) {
+function recorder(onDone, onError) {
   // records from the microphone to a 16-bit WAV in the page, then uploads it like a file
   const button = $("button", {type: "button", text: "record"});
   let stop = null;
   button.addEventListener("click", async () => {
     if (stop) { stop(); return; }
-    const stream = await navigator.mediaDevices.getUserMedia({audio: true});
+    let stream;
+    try {
+      if (!navigator.mediaDevices) throw new Error("this page has no microphone access (open it as http://127.0.0.1 or localhost)");
+      stream = await navigator.mediaDevices.getUserMedia({audio: true});
+    } catch (failure) { onError("cannot record: " + failure.message); return; }
     const context = new AudioContext();
     const source = context.createMediaStreamSource(stream);
     const node = context.createScriptProcessor(4096, 1, 1);
@@ -157,18 +162,23 @@ function wav(chunks, rate) {
   return view.buffer;
 }
 
-// a file input (or recording) whose upload id `get()` returns, uploading on first use
+// a file input (or recording) whose upload id `get()` returns, uploading on first use (and
+// again after the studio has dropped it: forgetUploads)
+const forgetUploads = [];
 function soundInput(name) {
   const input = $("input", {type: "file", name: name, accept: "audio/*,.wav,.flac,.ogg,.aiff,.mp3"});
-  let recorded = null;
+  let recorded = null, sent = null, sentId = null;  // the file uploaded last, and its id
   const note = $("span", {class: "busy"});
-  const record = recorder((file) => { recorded = file; note.textContent = " recorded"; });
+  const record = recorder((file) => { recorded = file; note.textContent = " recorded"; },
+                          (message) => { note.textContent = " " + message; });
   input.addEventListener("change", () => { recorded = null; note.textContent = ""; });
   const get = async () => {
     const file = recorded || input.files[0];
     if (!file) throw new Error(name + ": choose a sound file or record one");
-    return (await upload(file)).upload;
+    if (file !== sent) { sentId = (await upload(file)).upload; sent = file; }
+    return sentId;
   };
+  forgetUploads.push(() => { sent = null; sentId = null; });
   return {nodes: [input, " ", record, note], get: get};
 }
 
@@ -203,7 +213,7 @@ function runSection(run) {
     if (can.any_length) { seconds = numberInput("seconds", 1, {step: 0.1, min: 0.1, max: 30});
                           controls.push(field("seconds", seconds)); }
     section.append(tool("generate", controls, "/api/generate", () => {
-      const body = {run: run.index, n: number(n), seed: number(seed), temperature: number(temperature)};
+      const body = {run: run.index, n: number(n), seed: value(seed), temperature: number(temperature)};
       if (label) body.label = value(label);
       for (const [name, input] of Object.entries(options)) {
         body[name] = name === "sampler" ? value(input) : number(input);
@@ -219,7 +229,7 @@ function runSection(run) {
     let label = null;
     if (run.labels.length) { label = labelSelect(run.labels); controls.push(field("label", label)); }
     section.append(tool("morph between seeds", controls, "/api/morph", () => ({
-      run: run.index, seed_a: number(a), seed_b: number(b), steps: number(steps),
+      run: run.index, seed_a: value(a), seed_b: value(b), steps: number(steps),
       label: label ? value(label) : null})));
   }
   if (can.morph.includes("sounds")) {
@@ -248,7 +258,7 @@ function runSection(run) {
     const temperature = numberInput("temperature", 1, {step: 0.05, min: 0});
     section.append(tool("compose",
       [field("bars", bars), field("pieces", n), field("seed", seed), field("temperature", temperature)],
-      "/api/compose", () => ({run: run.index, bars: number(bars), n: number(n), seed: number(seed),
+      "/api/compose", () => ({run: run.index, bars: number(bars), n: number(n), seed: value(seed),
                               temperature: number(temperature)})));
   }
   return section;

@@ -10,7 +10,10 @@ Routes (every answer is JSON except the page and the files):
 - ``GET /files/NAME``: a file the studio made (NAME is checked against the names it makes).
 
 A SonogenError is a 400 answer whose ``error`` the page shows; any other exception is logged and
-answered 500, and the server goes on serving.
+answered 500, and the server goes on serving. Served on a loopback address, it answers only
+requests addressed to that address (a ``Host`` of 127.0.0.1, localhost or [::1] and its port: no
+DNS-rebound name), and any POST from a page of another origin is refused (no cross-site
+request can make it work or store files).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import logging
 import re
 import secrets
 import shutil
+import signal
+import socket
+import sys
 import tempfile
 import threading
 import time
@@ -39,6 +45,8 @@ log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_UPLOAD_SECONDS = 60.0
+MAX_UPLOAD_SAMPLES = int(MAX_UPLOAD_SECONDS * 96_000 * 2)  # decoded: a minute of 96 kHz stereo
+MAX_UPLOADS_AT_ONCE = 4  # upload bodies being received at the same time (each up to 20 MB)
 MAX_REQUEST_BYTES = 64 * 2**10  # a JSON request: a few options
 MAX_CLIPS = 16
 MAX_SECONDS = 30.0  # any-length generation and continuations
@@ -47,6 +55,9 @@ MAX_BARS = 64
 MAX_PIECES = 4
 COMPOSE_RATE = 22050  # composed pieces are rendered at this rate
 MAX_FILES = 600  # files kept in the temp folder; the oldest go first
+MAX_FOLDER_BYTES = 2**30  # and at most this many bytes in it
+MAX_SHOWN_SEED = 2**53  # seeds the studio draws stay exact in the page's JavaScript numbers
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 UPLOAD_TYPES = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3")
 CONTENT_TYPES = {".wav": "audio/wav", ".png": "image/png", ".mid": "audio/midi"}
 FILE_NAME = re.compile(r"^[0-9a-f]{16}(_[0-9]{1,3})?\.(wav|png|mid)$")
@@ -87,7 +98,8 @@ class Studio:
         self.uploads: dict[str, tuple[Path, str]] = {}
 
     def close(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        with self.lock:  # not while a request is writing into it
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     # --- what the page shows ----------------------------------------------------------------
     def describe(self) -> list[dict[str, Any]]:
@@ -127,17 +139,17 @@ class Studio:
 
     # --- the routes -------------------------------------------------------------------------
     def generate(self, body: dict[str, Any]) -> dict[str, Any]:
-        from sonogen.checks import check_seed, random_seed, whole_number
+        from sonogen.checks import whole_number
 
         entry = self._entry(body, "generate")
         model = entry.model
-        n = whole_number("n", body.get("n", 4), 1, MAX_CLIPS)
-        seed = check_seed(body["seed"], "seed") if _given(body, "seed") else random_seed()
-        label = body.get("label") if _given(body, "label") else None
+        n = whole_number("n", _get(body, "n", 4), 1, MAX_CLIPS)
+        seed = _seed(body, "seed")
+        label = _get(body, "label", None)
         options = {name: body[name] for name in model.generation_options if _given(body, name)}
         seconds = None
         if model.any_length:
-            seconds = _seconds(body.get("seconds", 1.0), "seconds")
+            seconds = _seconds(_get(body, "seconds", 1.0), "seconds")
         audio = model.generate(
             n,
             seed=seed,
@@ -162,7 +174,7 @@ class Studio:
 
         entry = self._entry(body, "morph")
         model = entry.model
-        steps = whole_number("steps", body.get("steps", 8), 2, MAX_MORPH_STEPS)
+        steps = whole_number("steps", _get(body, "steps", 8), 2, MAX_MORPH_STEPS)
         kinds = model.interpolates_between
         if _given(body, "upload_a") or _given(body, "upload_b"):
             if "sounds" not in kinds:
@@ -176,12 +188,10 @@ class Studio:
                     f"morph: a {model.model_name} run cannot morph between seeds"
                     + ("; upload two sounds" if "sounds" in kinds else "")
                 )
-            from sonogen.checks import check_seed
-
-            a = check_seed(body.get("seed_a", 1), "seed A")
-            b = check_seed(body.get("seed_b", 2), "seed B")
+            a = _seed(body, "seed_a", 1, "seed A")
+            b = _seed(body, "seed_b", 2, "seed B")
             ends = f"seed {a} to seed {b}"
-        label = body.get("label") if _given(body, "label") else None
+        label = _get(body, "label", None)
         audio = model.interpolate(a, b, steps, label=label)
         clips = [
             self._clip(clip, model.sample_rate, f"{i + 1}/{steps}: {ends}")
@@ -192,17 +202,17 @@ class Studio:
     def transfer(self, body: dict[str, Any]) -> dict[str, Any]:
         entry = self._entry(body, "transfer")
         model = entry.model
-        mode = body.get("mode", "transfer")
+        mode = _get(body, "mode", "transfer")
         if mode not in ("transfer", "reconstruct", "continue"):
-            raise SonogenError(f"mode {mode!r}: use transfer, reconstruct or continue")
+            raise SonogenError(f"mode {_shown_value(mode)}: use transfer, reconstruct or continue")
         if mode == "continue" and not model.can_continue:
             raise SonogenError(f"continue: a {model.model_name} run does not continue sounds")
         if mode != "continue" and not model.can_reconstruct:
             raise SonogenError(f"{mode}: a {model.model_name} run does not encode sounds")
         audio = self._upload_audio(body.get("upload"), model.sample_rate, "the sound")
         if mode == "continue":
-            seconds = _seconds(body.get("seconds", 1.0), "seconds")
-            made = model.continue_audio(audio, seconds, seed=_seed_or_none(body))[0]
+            seconds = _seconds(_get(body, "seconds", 1.0), "seconds")
+            made = model.continue_audio(audio, seconds, seed=_seed(body, "seed"))[0]
         elif mode == "reconstruct" and len(audio) <= model.config.data.clip_samples:
             made = model.reconstruct(audio[None])[0][: len(audio)]  # at once, as evaluate
         else:
@@ -211,15 +221,15 @@ class Studio:
         return {"clips": [original, self._clip(made, model.sample_rate, f"{mode}: the model")]}
 
     def compose(self, body: dict[str, Any]) -> dict[str, Any]:
-        from sonogen.checks import check_seed, finite_number, random_seed, whole_number
+        from sonogen.checks import finite_number, whole_number
         from sonogen.music.compose import compose_pieces
         from sonogen.music.render import render_score
 
         entry = self._entry(body, "compose")
-        bars = whole_number("bars", body.get("bars", 4), 1, MAX_BARS)
-        n = whole_number("n", body.get("n", 1), 1, MAX_PIECES)
-        seed = check_seed(body["seed"], "seed") if _given(body, "seed") else random_seed()
-        top_p = finite_number("top_p", body.get("top_p", 0.95), low=0, high=1, low_open=True)
+        bars = whole_number("bars", _get(body, "bars", 4), 1, MAX_BARS)
+        n = whole_number("n", _get(body, "n", 1), 1, MAX_PIECES)
+        seed = _seed(body, "seed")
+        top_p = finite_number("top_p", _get(body, "top_p", 0.95), low=0, high=1, low_open=True)
         pieces = compose_pieces(
             entry.model,
             entry.tokenizer,
@@ -255,6 +265,11 @@ class Studio:
         upload_id = self._token()
         path = self.folder / f"upload_{upload_id}{suffix}"
         path.write_bytes(data)
+        try:
+            _check_decoded_size(path, name)
+        except SonogenError:
+            path.unlink(missing_ok=True)
+            raise
         try:
             audio, rate = read_audio(path, max_seconds=MAX_UPLOAD_SECONDS)
         except SonogenError as error:
@@ -298,7 +313,10 @@ class Studio:
         if not isinstance(upload_id, str) or not UPLOAD_ID.match(upload_id):
             raise SonogenError(f"{what}: upload or record a sound first")
         if upload_id not in self.uploads:
-            raise SonogenError(f"{what}: that upload is gone; upload it again")
+            raise SonogenError(
+                f"{what}: that upload is gone (the studio keeps its newest files); click again "
+                "to send it anew"
+            )
         path, _ = self.uploads[upload_id]
         audio, _ = read_audio(path, sample_rate)
         return audio
@@ -330,16 +348,22 @@ class Studio:
         return secrets.token_hex(8)
 
     def _prune(self) -> None:
-        """Keep at most MAX_FILES files: the oldest go first (uploads too)."""
+        """Keep at most MAX_FILES files and MAX_FOLDER_BYTES bytes: the oldest go first
+        (uploads too)."""
         dated = []
         for path in self.folder.iterdir():
             try:
-                dated.append((path.stat().st_mtime, path))
+                stat = path.stat()
             except FileNotFoundError:
                 continue
+            dated.append((stat.st_mtime, stat.st_size, path))
         dated.sort()
-        for _, path in dated[: max(0, len(dated) - MAX_FILES)]:
+        count, size = len(dated), sum(item[1] for item in dated)
+        for _, bytes_, path in dated:
+            if count <= MAX_FILES and size <= MAX_FOLDER_BYTES:
+                break
             path.unlink(missing_ok=True)
+            count, size = count - 1, size - bytes_
         self.uploads = {k: v for k, v in self.uploads.items() if v[0].exists()}
 
 
@@ -347,16 +371,53 @@ def _given(body: dict[str, Any], name: str) -> bool:
     return body.get(name) not in (None, "")
 
 
+def _get(body: dict[str, Any], name: str, default: Any) -> Any:
+    """The request's value for ``name``, or ``default`` when it is missing or left empty."""
+    return body[name] if _given(body, name) else default
+
+
 def _temperature(body: dict[str, Any]) -> float:
     from sonogen.checks import check_temperature
 
-    return check_temperature(body.get("temperature", 1.0))
+    return check_temperature(_get(body, "temperature", 1.0))
 
 
-def _seed_or_none(body: dict[str, Any]) -> int | None:
+def _seed(body: dict[str, Any], name: str, default: int | None = None, shown: str = "") -> int:
+    """The seed ``name`` of a request (a number, or its digits as text: the page sends the
+    field's text, since JavaScript numbers are exact only below 2**53), ``default`` when left
+    empty, or a new one below MAX_SHOWN_SEED (so the page can show it and send it back)."""
     from sonogen.checks import check_seed
 
-    return check_seed(body["seed"], "seed") if _given(body, "seed") else None
+    value = _get(body, name, default)
+    if value is None:
+        return secrets.randbelow(MAX_SHOWN_SEED)
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,19}\s*", value):
+        value = int(value)
+    return check_seed(value, shown or name)
+
+
+def _check_decoded_size(path: Path, name: str) -> None:
+    """Refuse an upload that would decode to more than MAX_UPLOAD_SAMPLES samples (a small
+    compressed file can hold a long, high-rate, many-channel signal), before decoding it."""
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except Exception:  # not readable as audio: read_audio says why
+        return
+    samples = info.frames * info.channels
+    if samples > MAX_UPLOAD_SAMPLES:
+        raise SonogenError(
+            f"{_shown_name(name)}: {info.frames:,} frames x {info.channels} channels at "
+            f"{info.samplerate} Hz is too much audio for the studio (at most "
+            f"{MAX_UPLOAD_SAMPLES:,} samples, a minute of 96 kHz stereo); shorten or downmix it"
+        )
+
+
+def _shown_value(value: Any) -> str:
+    from sonogen.checks import shown
+
+    return shown(value)
 
 
 def _seconds(value: Any, name: str) -> float:
@@ -397,6 +458,7 @@ def make_handler(studio: Studio) -> type[BaseHTTPRequestHandler]:
         "/api/transfer": studio.transfer,
         "/api/compose": studio.compose,
     }
+    receiving = threading.BoundedSemaphore(MAX_UPLOADS_AT_ONCE)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "sonogen-studio"
@@ -408,7 +470,10 @@ def make_handler(studio: Studio) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             path = urlsplit(self.path).path
-            if path == "/":
+            refused = self._foreign()
+            if refused:
+                self._json(HTTPStatus.FORBIDDEN, {"error": refused})
+            elif path == "/":
                 self._send(HTTPStatus.OK, PAGE.encode(), "text/html; charset=utf-8")
             elif path == "/api/runs":
                 self._answer(studio.describe)
@@ -430,6 +495,10 @@ def make_handler(studio: Studio) -> type[BaseHTTPRequestHandler]:
             length = self._length()
             if length is None:
                 return
+            refused = self._foreign()
+            if refused:
+                self._refuse(HTTPStatus.FORBIDDEN, length, refused)
+                return
             if url.path == "/api/upload":
                 if length > MAX_UPLOAD_BYTES:
                     self._refuse(
@@ -439,7 +508,17 @@ def make_handler(studio: Studio) -> type[BaseHTTPRequestHandler]:
                         f"{MAX_UPLOAD_BYTES // 2**20} MB",
                     )
                     return
-                data = self.rfile.read(length)
+                if not receiving.acquire(blocking=False):
+                    self._refuse(
+                        HTTPStatus.SERVICE_UNAVAILABLE,
+                        length,
+                        f"{MAX_UPLOADS_AT_ONCE} uploads are arriving already; try again",
+                    )
+                    return
+                try:
+                    data = self.rfile.read(length)
+                finally:
+                    receiving.release()
                 name = parse_qs(url.query).get("name", ["upload"])[0]
                 self._answer(lambda: studio.upload(name, data))
                 return
@@ -463,6 +542,23 @@ def make_handler(studio: Studio) -> type[BaseHTTPRequestHandler]:
                 self._json(HTTPStatus.BAD_REQUEST, {"error": "the request is not a JSON object"})
                 return
             self._answer(lambda: routes[url.path](body))
+
+        def _foreign(self) -> str | None:
+            """Why a request is refused as not the studio's own page's, or None: a ``Host``
+            other than the loopback address it listens on (a DNS-rebound name), or a POST whose
+            ``Origin`` is another site (browsers send it; scripts such as curl send none)."""
+            host = self.headers.get("Host", "").lower()
+            allowed = getattr(self.server, "allowed_hosts", None)
+            if allowed is not None and host not in allowed:
+                return (
+                    f"Host {host[:80]!r}: the studio answers only at its own address; open "
+                    f"{min(allowed, key=len)} or pass --host to serve other names"
+                )
+            origin = self.headers.get("Origin")
+            if self.command == "POST" and origin is not None:
+                if origin.lower() != f"http://{host}":
+                    return f"a request from {origin[:80]!r}: the studio answers only its own page"
+            return None
 
         def _refuse(self, status: HTTPStatus, length: int, message: str) -> None:
             """Answer ``message`` as an error without using the request's body."""
@@ -515,15 +611,18 @@ def make_handler(studio: Studio) -> type[BaseHTTPRequestHandler]:
             self._send(status, json.dumps(value).encode(), "application/json")
 
         def _send(self, status: HTTPStatus, data: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("X-Content-Type-Options", "nosniff")
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("X-Content-Type-Options", "nosniff")
+                if self.close_connection:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):  # the browser went away: fine
+                self.close_connection = True
 
     return Handler
 
@@ -544,19 +643,26 @@ def serve(
     studio = Studio(runs)
     try:
         try:
-            server = ThreadingHTTPServer((host, port), make_handler(studio))
+            server = _Server((host, port), make_handler(studio))
         except OSError as error:
             raise SonogenError(
                 f"--host {host} --port {port}: cannot listen there ({error.strerror or error}); "
                 "pass another --port"
             ) from None
         server.daemon_threads = True
+        bound = server.server_address[1]
+        if host.lower() in LOOPBACK:
+            names = ("127.0.0.1", "localhost", "[::1]")
+            server.allowed_hosts = {f"{name}:{bound}" for name in names} | (
+                set(names) if bound == 80 else set()
+            )
         with server:
-            url = f"http://{host}:{server.server_address[1]}/"
+            url = f"http://{f'[{host}]' if ':' in host else host}:{bound}/"
             if ready:
                 ready(url)
             if stop is None:
-                server.serve_forever(poll_interval=0.2)
+                with _stopped_by_sigterm():
+                    server.serve_forever(poll_interval=0.2)
             else:
                 thread = threading.Thread(target=server.serve_forever, args=(0.2,), daemon=True)
                 thread.start()
@@ -564,3 +670,40 @@ def serve(
                 server.shutdown()
     finally:
         studio.close()
+
+
+class _Server(ThreadingHTTPServer):
+    """The studio's HTTP server: IPv6 for an IPv6 host, and a client that goes away while it is
+    answered is logged (debug), not printed as a traceback."""
+
+    allowed_hosts: set[str] | None = None
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.debug("studio: connection from %s ended early", client_address, exc_info=True)
+        else:
+            log.error("studio: a request from %s failed", client_address, exc_info=True)
+
+
+class _stopped_by_sigterm:
+    """Within it, SIGTERM stops the server as Ctrl-C does (so its temp folder is removed);
+    outside the main thread, where signals cannot be set, it does nothing."""
+
+    def __enter__(self) -> None:
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, _interrupt)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
