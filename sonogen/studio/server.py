@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from sonogen.checks import shown
 from sonogen.errors import SonogenError
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,7 @@ class Studio:
         model = entry.model
         mode = _get(body, "mode", "transfer")
         if mode not in ("transfer", "reconstruct", "continue"):
-            raise SonogenError(f"mode {_shown_value(mode)}: use transfer, reconstruct or continue")
+            raise SonogenError(f"mode {shown(mode)}: use transfer, reconstruct or continue")
         if mode == "continue" and not model.can_continue:
             raise SonogenError(f"continue: a {model.model_name} run does not continue sounds")
         if mode != "continue" and not model.can_reconstruct:
@@ -382,7 +383,7 @@ def _temperature(body: dict[str, Any]) -> float:
     return check_temperature(_get(body, "temperature", 1.0))
 
 
-def _seed(body: dict[str, Any], name: str, default: int | None = None, shown: str = "") -> int:
+def _seed(body: dict[str, Any], name: str, default: int | None = None, option: str = "") -> int:
     """The seed ``name`` of a request (a number, or its digits as text: the page sends the
     field's text, since JavaScript numbers are exact only below 2**53), ``default`` when left
     empty, or a new one below MAX_SHOWN_SEED (so the page can show it and send it back)."""
@@ -393,7 +394,7 @@ def _seed(body: dict[str, Any], name: str, default: int | None = None, shown: st
         return secrets.randbelow(MAX_SHOWN_SEED)
     if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,19}\s*", value):
         value = int(value)
-    return check_seed(value, shown or name)
+    return check_seed(value, option or name)
 
 
 def _check_decoded_size(path: Path, name: str) -> None:
@@ -412,12 +413,6 @@ def _check_decoded_size(path: Path, name: str) -> None:
             f"{info.samplerate} Hz is too much audio for the studio (at most "
             f"{MAX_UPLOAD_SAMPLES:,} samples, a minute of 96 kHz stereo); shorten or downmix it"
         )
-
-
-def _shown_value(value: Any) -> str:
-    from sonogen.checks import shown
-
-    return shown(value)
 
 
 def _seconds(value: Any, name: str) -> float:
