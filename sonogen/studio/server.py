@@ -18,6 +18,7 @@ request can make it work or store files).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from sonogen.checks import shown
+from sonogen.checks import check_seed, check_temperature, finite_number, shown, whole_number
 from sonogen.errors import SonogenError
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,6 @@ class Studio:
 
     # --- the routes -------------------------------------------------------------------------
     def generate(self, body: dict[str, Any]) -> dict[str, Any]:
-        from sonogen.checks import whole_number
-
         entry = self._entry(body, "generate")
         model = entry.model
         n = whole_number("n", _get(body, "n", 4), 1, MAX_CLIPS)
@@ -171,8 +170,6 @@ class Studio:
         return {"clips": clips, "seed": seed}
 
     def morph(self, body: dict[str, Any]) -> dict[str, Any]:
-        from sonogen.checks import whole_number
-
         entry = self._entry(body, "morph")
         model = entry.model
         steps = whole_number("steps", _get(body, "steps", 8), 2, MAX_MORPH_STEPS)
@@ -222,7 +219,6 @@ class Studio:
         return {"clips": [original, self._clip(made, model.sample_rate, f"{mode}: the model")]}
 
     def compose(self, body: dict[str, Any]) -> dict[str, Any]:
-        from sonogen.checks import finite_number, whole_number
         from sonogen.music.compose import compose_pieces
         from sonogen.music.render import render_score
 
@@ -378,8 +374,6 @@ def _get(body: dict[str, Any], name: str, default: Any) -> Any:
 
 
 def _temperature(body: dict[str, Any]) -> float:
-    from sonogen.checks import check_temperature
-
     return check_temperature(_get(body, "temperature", 1.0))
 
 
@@ -387,8 +381,6 @@ def _seed(body: dict[str, Any], name: str, default: int | None = None, option: s
     """The seed ``name`` of a request (a number, or its digits as text: the page sends the
     field's text, since JavaScript numbers are exact only below 2**53), ``default`` when left
     empty, or a new one below MAX_SHOWN_SEED (so the page can show it and send it back)."""
-    from sonogen.checks import check_seed
-
     value = _get(body, name, default)
     if value is None:
         return secrets.randbelow(MAX_SHOWN_SEED)
@@ -416,8 +408,6 @@ def _check_decoded_size(path: Path, name: str) -> None:
 
 
 def _seconds(value: Any, name: str) -> float:
-    from sonogen.checks import finite_number
-
     return finite_number(name, value, low=0, high=MAX_SECONDS, low_open=True)
 
 
@@ -543,7 +533,7 @@ def make_handler(studio: Studio) -> type[BaseHTTPRequestHandler]:
             other than the loopback address it listens on (a DNS-rebound name), or a POST whose
             ``Origin`` is another site (browsers send it; scripts such as curl send none)."""
             host = self.headers.get("Host", "").lower()
-            allowed = getattr(self.server, "allowed_hosts", None)
+            allowed = self.server.allowed_hosts
             if allowed is not None and host not in allowed:
                 return (
                     f"Host {host[:80]!r}: the studio answers only at its own address; open "
@@ -632,8 +622,6 @@ def serve(
 ) -> None:
     """Serve the studio for ``runs`` on ``host:port`` until interrupted (or ``stop`` is set);
     ``ready(url)`` is called once it listens. Port 0 picks a free port."""
-    from sonogen.checks import whole_number
-
     port = whole_number("--port", port, 0, 65535)
     studio = Studio(runs)
     try:
@@ -646,11 +634,6 @@ def serve(
             ) from None
         server.daemon_threads = True
         bound = server.server_address[1]
-        if host.lower() in LOOPBACK:
-            names = ("127.0.0.1", "localhost", "[::1]")
-            server.allowed_hosts = {f"{name}:{bound}" for name in names} | (
-                set(names) if bound == 80 else set()
-            )
         with server:
             url = f"http://{f'[{host}]' if ':' in host else host}:{bound}/"
             if ready:
@@ -668,15 +651,21 @@ def serve(
 
 
 class _Server(ThreadingHTTPServer):
-    """The studio's HTTP server: IPv6 for an IPv6 host, and a client that goes away while it is
-    answered is logged (debug), not printed as a traceback."""
-
-    allowed_hosts: set[str] | None = None
+    """The studio's HTTP server: IPv6 for an IPv6 host, the Host names it answers on a loopback
+    address, and a client that goes away while it is answered is logged (debug), not printed
+    as a traceback."""
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
+        # on a loopback address, the Host values a request may carry (None: any)
+        self.allowed_hosts: set[str] | None = None
+        if address[0].lower() in LOOPBACK:
+            port, names = self.server_address[1], ("127.0.0.1", "localhost", "[::1]")
+            self.allowed_hosts = {f"{name}:{port}" for name in names}
+            if port == 80:
+                self.allowed_hosts |= set(names)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
@@ -686,19 +675,19 @@ class _Server(ThreadingHTTPServer):
             log.error("studio: a request from %s failed", client_address, exc_info=True)
 
 
-class _stopped_by_sigterm:
+@contextlib.contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
     """Within it, SIGTERM stops the server as Ctrl-C does (so its temp folder is removed);
     outside the main thread, where signals cannot be set, it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    def __enter__(self) -> None:
-        self.previous = None
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, _interrupt)
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
 
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
