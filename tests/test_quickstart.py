@@ -55,10 +55,13 @@ def test_quickstart_makes_notes(tmp_path):
     before = min(log_spectrum_distance(untrained, real), log_spectrum_distance(fitted, real))
     assert after < 0.67 * before, (after, before)
     flatness = np.median(spectral_flatness(generated))  # pitched, not noise (notes: 1e-4)
-    # 0.3x held for the one run measured above (0.0046) but not for three later ones (2026-12-02,
-    # load ~1: 0.0124 with the code of 8d83992 and 0.0125 with this one after 2 minutes, 0.0150
-    # after 4), against 0.034 for statistics only: the GAN's flatness swings between checkpoints
-    assert flatness < 0.5 * np.median(spectral_flatness(fitted)), flatness
+    # The GAN's flatness swings between checkpoints: 0.0046 in the run measured above; 0.0124,
+    # 0.0125 (2 minutes) and 0.0150 (4 minutes) on 2026-12-02 at load ~1; 0.0177 in CI on
+    # 2026-12-03; 0.0058 on 64 clips after 2 minutes (671 steps) on 2026-12-03. Statistics only
+    # gives 0.034 and the model as built 0.60, so half the statistics-only figure failed one run
+    # in six; the bound is three quarters of it (0.025): every recorded run met it, and
+    # broadband noise misses it.
+    assert flatness < 0.75 * np.median(spectral_flatness(fitted)), flatness
     assert flatness < 0.1 * np.median(spectral_flatness(untrained)), flatness
     level, real_level = np.sqrt((generated**2).mean()), np.sqrt((real**2).mean())
     assert real_level / 3 < level < 3 * real_level, (level, real_level)  # as loud as the notes
