@@ -1,7 +1,8 @@
 """A flow run's sampling settings: speed against what a listener hears.
 
-For each setting SAMPLER:STEPS:GUIDANCE[:INTERVAL] (INTERVAL "lo-hi": guidance only for
-times t in [lo, hi], the plain conditional velocity elsewhere) it times the issue's speed case,
+For each setting SAMPLER:STEPS:GUIDANCE[:INTERVAL][:sway=S] (INTERVAL "lo-hi": guidance only
+for times t in [lo, hi], the plain conditional velocity elsewhere; S: the sway of the time grid,
+see `sonogen.models.flow.time_grid`, default the run's) it times the issue's speed case,
 16 one-clip generations in one batch with the vocoder, as a multiple of real time (median of
 three), then makes --n clips for labels 0, 1, 2, ... in turn (seed 0) and scores the dataset
 classifier's label accuracy and the intelligibility (PocketSphinx hears the asked digit).
@@ -30,9 +31,12 @@ from sonogen.run import load
 def parse(setting: str) -> dict:
     parts = setting.split(":")
     options = {"sampler": parts[0], "steps": int(parts[1]), "guidance": float(parts[2])}
-    if len(parts) > 3:
-        low, high = (float(x) for x in parts[3].split("-"))
-        options["guidance_interval"] = (low, high)
+    for part in parts[3:]:
+        if part.startswith("sway="):
+            options["sway"] = float(part.removeprefix("sway="))
+        else:
+            low, high = (float(x) for x in part.split("-"))
+            options["guidance_interval"] = (low, high)
     return options
 
 
@@ -46,6 +50,7 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     model = load(args.run)
     family = model.family
+    default_sway = family.config.sway
     info = open_dataset(args.reference)
     classifier = load_or_train_classifier(info)
     labels = np.arange(args.n) % len(info.labels)
@@ -57,7 +62,10 @@ def main() -> None:
         options = parse(setting)
         interval = options.pop("guidance_interval", None)
         low, high = interval or (0.0, 1.0)
-        family.config = dataclasses.replace(family.config, guidance_from=low, guidance_until=high)
+        sway = options.pop("sway", default_sway)
+        family.config = dataclasses.replace(
+            family.config, guidance_from=low, guidance_until=high, sway=sway
+        )
         times = []
         for _ in range(3):
             started = time.perf_counter()

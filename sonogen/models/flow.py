@@ -59,11 +59,17 @@ class FlowConfig:
     label_dropout: float = setting(0.15, 0, 1, below=True)  # -> the null label
     # timesteps: logit-normal (mean 0, deviation 1) or uniform
     time_sampling: str = setting("logit-normal", choices=("logit-normal", "uniform"))
+    # the share of logit-normal timesteps drawn uniformly instead: the logit-normal alone puts
+    # 1.4% of them below t = 0.1, where the first ODE steps decide whether a clip holds a word
+    time_uniform_share: float = setting(0.0, 0, 1)
     learning_rate: float = setting(1e-3, *LEARNING_RATES)
     warmup_steps: int = setting(200, 0, 10**7)
     # generation defaults (each can be changed per call: --steps, --guidance, --sampler)
     steps: int = setting(16, 1, MAX_ODE_STEPS)
     sampler: str = setting("heun", choices=SAMPLERS)
+    # the time grid: t = u + sway (cos(pi u / 2) - 1 + u) at evenly spaced u (F5-TTS's sway
+    # sampling, Chen et al. 2024); below 0 the steps crowd near the noise end, 0 is even
+    sway: float = setting(0.0, -1, 1)
     guidance: float = setting(2.0, 0, MAX_GUIDANCE)
     # guidance only for times t (0 noise, 1 data) in [guidance_from, guidance_until]; elsewhere
     # the conditional velocity alone, at half the cost (Kynkaanniemi et al. 2024: a limited
@@ -251,6 +257,13 @@ def check_sampler(sampler: Any) -> str:
     return sampler
 
 
+def time_grid(steps: int, sway: float) -> list[float]:
+    """Return the ODE's ``steps + 1`` times from 0 (noise) to 1 (data): evenly spaced for sway
+    0, crowded toward 0 for sway below 0 (sway sampling; it is increasing for sway in [-1, 1])."""
+    grid = [i / steps for i in range(steps + 1)]
+    return [u + sway * (math.cos(math.pi / 2 * u) - 1 + u) for u in grid]
+
+
 class FlowMatching(Family):
     """Conditional flow matching on normalised log-mel spectrograms: an ODE sampler with
     classifier-free guidance, and a learned vocoder for the audio (see the module docstring)."""
@@ -310,7 +323,13 @@ class FlowMatching(Family):
     def sample_times(self, batch: int, device: torch.device, generator=None) -> Tensor:
         if self.config.time_sampling == "uniform":
             return torch.rand(batch, device=device, generator=generator)
-        return torch.sigmoid(torch.randn(batch, device=device, generator=generator))
+        times = torch.sigmoid(torch.randn(batch, device=device, generator=generator))
+        share = self.config.time_uniform_share
+        if share:
+            uniform = torch.rand(batch, device=device, generator=generator)
+            pick = torch.rand(batch, device=device, generator=generator) < share
+            times = torch.where(pick, uniform, times)
+        return times
 
     def null_labels(self, batch: int, device: torch.device) -> Tensor:
         return torch.full((batch,), self.num_labels, dtype=torch.int64, device=device)
@@ -393,7 +412,7 @@ class FlowMatching(Family):
     ) -> Tensor:
         """Return x at t = 1 from ``noise`` at t = 0 by ``steps`` steps of ``sampler``."""
         x = noise
-        times = [i / steps for i in range(steps + 1)]  # plain floats: exported graphs fix them
+        times = time_grid(steps, self.config.sway)  # plain floats: exported graphs fix them
         for t, t_next in zip(times[:-1], times[1:], strict=True):
             h = t_next - t
             d = self.velocity(x, t, labels, guidance)

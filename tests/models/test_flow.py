@@ -13,7 +13,7 @@ import torch
 import sonogen
 from sonogen.config import DataConfig
 from sonogen.errors import SonogenError
-from sonogen.models.flow import FlowConfig, FlowMatching
+from sonogen.models.flow import FlowConfig, FlowMatching, time_grid
 from sonogen.models.vocoder import MelSpec, Vocoder
 from tests.conftest import QUIET, TINY, tone_clips
 
@@ -132,6 +132,42 @@ def test_euler_with_many_steps_agrees_with_heun_with_fewer(toy):
     assert gap(heun) < 0.03, gap(heun)
     assert gap(midpoint) < 0.03, gap(midpoint)
     assert gap(coarse) > 2 * gap(heun), (gap(coarse), gap(heun))
+
+
+def test_sway_crowds_the_steps_near_the_noise_and_agrees_with_even_steps(toy):
+    for sway in (-1.0, -0.5, 0.0, 0.5, 1.0):
+        grid = time_grid(8, sway)
+        assert grid[0] == 0.0 and abs(grid[-1] - 1.0) < 1e-12, grid
+        assert all(b > a for a, b in zip(grid, grid[1:], strict=False)), (sway, grid)
+    assert time_grid(4, 0.0) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert time_grid(8, -1.0)[1] < 0.25 * time_grid(8, 0.0)[1]  # the first step 4x smaller
+    model, _, data, labels, _ = toy
+    noise = torch.randn(8, *data.shape[1:], generator=torch.Generator().manual_seed(7))
+    swayed = dataclasses.replace(model.config, sway=-1.0)
+    original = model.config
+    with torch.no_grad():
+        reference = model.integrate(noise, labels[:8], 400, "euler", 2.0)
+        try:
+            model.config = swayed
+            heun = model.integrate(noise, labels[:8], 12, "heun", 2.0)
+        finally:
+            model.config = original
+    assert float((heun - reference).norm() / reference.norm()) < 0.03
+
+
+def test_uniform_share_puts_more_training_times_near_the_noise():
+    data = DataConfig(sample_rate=RATE, clip_samples=SAMPLES)
+    plain = FlowMatching(SMALL, data)
+    mixed = FlowMatching(dataclasses.replace(SMALL, time_uniform_share=0.3), data)
+
+    def early(model):
+        times = model.sample_times(20_000, torch.device("cpu"), torch.Generator().manual_seed(0))
+        assert 0 < times.min() and times.max() < 1
+        return float((times < 0.1).float().mean())
+
+    # logit-normal alone: P(t < 0.1) = Phi(logit 0.1) = 0.014; mixed: 0.7 x 0.014 + 0.3 x 0.1
+    assert abs(early(plain) - 0.014) < 0.004, early(plain)
+    assert abs(early(mixed) - 0.040) < 0.006, early(mixed)
 
 
 def test_generation_contract(toy):
