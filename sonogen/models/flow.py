@@ -72,8 +72,9 @@ class FlowConfig:
     # generation defaults (each can be changed per call: --steps, --guidance, --sampler)
     steps: int = setting(8, 1, MAX_ODE_STEPS)
     sampler: str = setting("euler", choices=SAMPLERS)
-    # the time grid: t = u + sway (cos(pi u / 2) - 1 + u) at evenly spaced u (F5-TTS's sway
-    # sampling, Chen et al. 2024); below 0 the steps crowd near the noise end, 0 is even
+    # the time grid (a setting, not a per-call option): t = u + sway (cos(pi u / 2) - 1 + u) at
+    # evenly spaced u (F5-TTS's sway sampling, Chen et al. 2024); below 0 the steps crowd near
+    # the noise end, 0 is even
     # (on FSDD, 8 Euler steps at sway -1 matched 16 even Heun steps at a fifth of the cost)
     sway: float = setting(-1.0, -1, 1, older_runs=0.0)
     guidance: float = setting(2.0, 0, MAX_GUIDANCE)
