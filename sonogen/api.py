@@ -650,14 +650,16 @@ def quickstart(
     force: bool = False,
     on_stage: Callable[[str, Any], None] | None = None,
 ) -> QuickstartResult:
-    """Build the notes dataset into OUT/notes (once), train the quick-start SpecGAN
-    (``sonogen.quickstart``) for ``minutes`` into OUT/run and generate 16 clips (seed 0) into
-    OUT/generated. An earlier quick start's run is replaced only with ``force``.
+    """Build the notes dataset into OUT/notes (once), train the quick-start model
+    (``sonogen.quickstart``) for ``minutes`` into OUT/run and generate two clips of each
+    instrument (seed 0, files named by it: 20 clips) into OUT/generated. An earlier quick
+    start's run is replaced only with ``force``.
     ``on_stage(name, what)`` is told of each stage: "render" (the dataset dir), "dataset" (the
     dataset dir), "train" (the model name)."""
     import shutil
 
-    from sonogen.quickstart import QUICKSTART_MODEL, QUICKSTART_SETTINGS
+    from sonogen.data.dataset import open_dataset
+    from sonogen.quickstart import QUICKSTART_CLIPS_PER_LABEL, QUICKSTART_MODEL, QUICKSTART_SETTINGS
 
     def tell(name: str, what: Any) -> None:
         if on_stage is not None:
@@ -684,5 +686,8 @@ def quickstart(
         accelerator="cpu",
         devices="1",
     )
-    clips, _ = generate(run_dir, 16, clips_dir, seed=0)
+    labels = open_dataset(data_dir).labels or [None]
+    clips = []
+    for label in labels:  # each instrument by name, so that the files say what was asked
+        clips += generate(run_dir, QUICKSTART_CLIPS_PER_LABEL, clips_dir, seed=0, label=label)[0]
     return QuickstartResult(data_dir, run_dir, clips_dir, clips)

@@ -744,7 +744,8 @@ def quickstart(
         bool, typer.Option(help="Start over if OUT holds an earlier quickstart.")
     ] = False,
 ) -> None:
-    """Build the notes dataset, train a small GAN for a few minutes and generate 16 clips."""
+    """Build the notes dataset, train a small model for a few minutes and generate two clips of
+    each instrument."""
     from sonogen import api
 
     messages = {

@@ -56,6 +56,11 @@ LEVELS = 3  # U-Net levels: frames are padded to a multiple of 2 ** (LEVELS - 1)
 @dataclass(frozen=True)
 class FlowConfig:
     n_mels: int = setting(64, 8, 256)
+    # the STFT under the log-mel, in samples: 0 is a window of about 32 ms (a power of two) and a
+    # hop of a quarter of it; a hop of up to half the window (a longer hop, fewer frames: a
+    # cheaper step, for sounds that change slowly, such as held notes)
+    window: int = setting(0, 0, 16384)
+    hop: int = setting(0, 0, 8192)
     channels: int = setting(64, 8, 1024)  # width at the top level; 2x below it
     blocks: int = setting(2, 1, 16)  # ConvNeXt blocks per level, each way
     expansion: int = setting(2, 1, 8)  # a block's inner width, in multiples of its width
@@ -89,6 +94,9 @@ class FlowConfig:
     vocoder_blocks: int = setting(6, 1, 32)
     vocoder_learning_rate: float = setting(1e-3, *LEARNING_RATES)
     vocoder_segment_frames: int = setting(32, 4, 4096)
+    # train the vocoder on every Nth step only: more of a short budget for the flow (the
+    # quickstart's 4 minutes: 1,358 flow steps with 2 against 1,100 with 1)
+    vocoder_every: int = setting(1, 1, 1000)
     griffin_lim_iters: int = setting(32, 1, 1000)
 
 
@@ -264,6 +272,26 @@ def check_sampler(sampler: Any) -> str:
     return sampler
 
 
+def mel_spec(config: FlowConfig, sample_rate: int) -> MelSpec:
+    """Return the log-mel of ``config`` (``window`` and ``hop``, 0 for the defaults) at a rate,
+    or a SonogenError naming the setting that does not fit."""
+    spec = MelSpec.for_sample_rate(sample_rate, config.n_mels)
+    window = config.window or spec.n_fft
+    hop = config.hop or window // 4
+    if window < 16 or window // 2 + 1 < config.n_mels:
+        raise SonogenError(
+            f"model.window {window}: too short for model.n_mels {config.n_mels} (a window of N "
+            "samples has N // 2 + 1 frequency bins, and each mel band needs one); give a longer "
+            "window or fewer mels"
+        )
+    if not 1 <= hop <= window // 2:
+        raise SonogenError(
+            f"model.hop {hop}: must be from 1 to half the window ({window // 2}), so that the "
+            "windows overlap and the vocoder can add them back up"
+        )
+    return MelSpec(sample_rate, window, hop, config.n_mels)
+
+
 def time_grid(steps: int, sway: float) -> list[float]:
     """Return the ODE's ``steps + 1`` times from 0 (noise) to 1 (data): evenly spaced for sway
     0, crowded toward 0 for sway below 0 (sway sampling; it is increasing for sway in [-1, 1])."""
@@ -289,7 +317,7 @@ class FlowMatching(Family):
                 f"model.guidance_from {config.guidance_from:g} is after model.guidance_until "
                 f"{config.guidance_until:g}; guidance acts between them, so give from <= until"
             )
-        self.spec = MelSpec.for_sample_rate(data.sample_rate, config.n_mels)
+        self.spec = mel_spec(config, data.sample_rate)
         multiple = 2 ** (LEVELS - 1)
         # frames of a clip, padded to what the U-Net halves twice; audio is zero-padded to match
         self.frames = math.ceil(self.spec.frames(data.clip_samples) / multiple) * multiple
@@ -376,13 +404,15 @@ class FlowMatching(Family):
         backward(loss)
         flow_optimizer.step()
         logs = {"loss": loss.detach()}
-        if c.vocoder == "learned":
+        if c.vocoder == "learned" and step % c.vocoder_every == 0:
             vocoder_loss, vocoder_logs = self.vocoder.loss(audio, c.vocoder_segment_frames)
             vocoder_optimizer.zero_grad()
             backward(vocoder_loss)
             vocoder_optimizer.step()
-            logs |= {"vocoder_loss": vocoder_loss.detach()} | vocoder_logs
-        return logs
+            self.last_vocoder_logs = {"vocoder_loss": vocoder_loss.detach()} | vocoder_logs
+        # on the steps between the vocoder's (vocoder_every > 1), its last losses, so that every
+        # row of metrics.csv and the progress bar show them
+        return logs | getattr(self, "last_vocoder_logs", {})
 
     @torch.no_grad()
     def validate(self, audio, labels):

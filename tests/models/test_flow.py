@@ -13,7 +13,7 @@ import torch
 import sonogen
 from sonogen.config import DataConfig
 from sonogen.errors import SonogenError
-from sonogen.models.flow import FlowConfig, FlowMatching, time_grid
+from sonogen.models.flow import FlowConfig, FlowMatching, mel_spec, time_grid
 from sonogen.models.vocoder import MelSpec, Vocoder
 from tests.conftest import QUIET, TINY, tone_clips
 
@@ -272,6 +272,43 @@ def test_mel_spec_for_sample_rate():
     spec = MelSpec.for_sample_rate(44100, 80)
     assert (spec.n_fft, spec.hop_length) == (1024, 256)
     assert spec.log_mel(torch.zeros(2, 1000)).shape == (2, 80, 1 + 1000 // 256)
+
+
+def test_vocoder_every_trains_the_vocoder_on_every_nth_step_only():
+    clips, labels = two_tones(8)
+    config = dataclasses.replace(SMALL, vocoder="learned", vocoder_every=2)
+    model = FlowMatching(config, DATA)
+    optimizers = model.configure_optimizers()
+
+    def step(number):
+        before = [p.detach().clone() for p in model.vocoder.parameters()]
+        logs = model.train_step(clips, labels, number, optimizers, lambda loss: loss.backward())
+        after = model.vocoder.parameters()
+        changed = any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+        return changed, logs
+
+    changed, first = step(0)
+    assert changed and "vocoder_loss" in first
+    changed, second = step(1)  # the flow only; the vocoder's last losses are shown again
+    assert not changed and second["vocoder_loss"] is first["vocoder_loss"]
+    assert step(2)[0]
+
+
+def test_window_and_hop_settings():
+    assert mel_spec(FlowConfig(), 16000) == MelSpec(16000, 512, 128, 64)  # the defaults: 0
+    longer = FlowConfig(window=1024, hop=256)
+    assert mel_spec(longer, 16000) == MelSpec(16000, 1024, 256, 64)
+    assert mel_spec(FlowConfig(window=1024), 16000).hop_length == 256  # a quarter of the window
+    model = FlowMatching(dataclasses.replace(SMALL, window=256, hop=128), DATA)
+    # 1024 samples at hop 128: 9 frames, padded to a multiple of 4 for the U-Net
+    assert model.frames == 12 and model.log_mel(torch.zeros(1, SAMPLES)).shape == (1, 16, 12)
+    assert model.generate(1, seed=0, labels=torch.tensor([1])).shape == (1, SAMPLES)
+    for window, hop, message in (
+        (512, 300, r"model.hop 300: must be from 1 to half the window \(256\)"),
+        (64, 0, r"model.window 64: too short for model.n_mels 64"),
+    ):
+        with pytest.raises(SonogenError, match=message):
+            FlowMatching(FlowConfig(window=window, hop=hop), DATA)
 
 
 # --------------------------------------------------------------------------------------------
