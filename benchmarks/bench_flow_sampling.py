@@ -5,7 +5,8 @@ for times t in [lo, hi], the plain conditional velocity elsewhere; S: the sway o
 see `sonogen.models.flow.time_grid`, default the run's) it times the issue's speed case,
 16 one-clip generations in one batch with the vocoder, as a multiple of real time (median of
 three), then makes --n clips for labels 0, 1, 2, ... in turn (seed 0) and scores the dataset
-classifier's label accuracy and the intelligibility (PocketSphinx hears the asked digit).
+classifier's label accuracy, the intelligibility (PocketSphinx hears the asked digit) and NDB/K
+(50 k-means bins of the classifier's embedding of the train split, as `sonogen evaluate`).
 
 Usage: python benchmarks/bench_flow_sampling.py RUN --reference DATA [--n 200]
            [--settings heun:16:2 euler:8:2 ...]
@@ -22,9 +23,11 @@ import time
 
 import numpy as np
 
-from sonogen.data.dataset import open_dataset
+from sonogen.audio.pcm import pcm16_to_float
+from sonogen.data.dataset import open_dataset, read_clips, split_indices
 from sonogen.evaluation.classifier import load_or_train_classifier
 from sonogen.evaluation.intelligibility import intelligibility
+from sonogen.evaluation.metrics import ndb
 from sonogen.run import load
 
 
@@ -55,9 +58,11 @@ def main() -> None:
     classifier = load_or_train_classifier(info)
     labels = np.arange(args.n) % len(info.labels)
     seconds = 16 * model.config.data.clip_samples / model.sample_rate
+    train = pcm16_to_float(read_clips(info)[split_indices(info, "train")])
+    train_embedding = classifier.embed(train)
     print(f"\nrun {args.run}, {args.n} clips per setting\n")
-    print("| setting | x real time (16 clips) | label accuracy | intelligibility |")
-    print("|---|---:|---:|---:|")
+    print("| setting | x real time (16 clips) | label accuracy | intelligibility | NDB/K |")
+    print("|---|---:|---:|---:|---:|")
     for setting in args.settings:
         options = parse(setting)
         interval = options.pop("guidance_interval", None)
@@ -82,7 +87,11 @@ def main() -> None:
         heard = intelligibility(
             audio, info.sample_rate, [info.labels[i] for i in labels], all_labels=info.labels
         )
-        print(f"| {setting} | {speed:.1f} | {accuracy:.3f} | {heard.get('accuracy', 0):.3f} |")
+        bins = ndb(classifier.embed(audio), train_embedding, seed=0)["ndb_over_k"]
+        print(
+            f"| {setting} | {speed:.1f} | {accuracy:.3f} | {heard.get('accuracy', 0):.3f} "
+            f"| {bins:.2f} |"
+        )
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
 
 

@@ -324,6 +324,7 @@ class FlowMatching(Family):
         self.padded_samples = (self.frames - 1) * self.spec.hop_length
         self.network = VelocityNetwork(config, self.num_labels, self.frames)
         self.vocoder = Vocoder(self.spec, config.vocoder_channels, config.vocoder_blocks)
+        self.last_vocoder_logs: dict[str, Tensor] = {}  # the vocoder's losses at its last step
         self.register_buffer("mel_mean", torch.zeros(config.n_mels, 1))
         self.register_buffer("mel_std", torch.ones(config.n_mels, 1))
 
@@ -412,7 +413,7 @@ class FlowMatching(Family):
             self.last_vocoder_logs = {"vocoder_loss": vocoder_loss.detach()} | vocoder_logs
         # on the steps between the vocoder's (vocoder_every > 1), its last losses, so that every
         # row of metrics.csv and the progress bar show them
-        return logs | getattr(self, "last_vocoder_logs", {})
+        return logs | self.last_vocoder_logs
 
     @torch.no_grad()
     def validate(self, audio, labels):
