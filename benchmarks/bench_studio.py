@@ -11,6 +11,7 @@ the speed of a network does not depend on its weights), then
    real time.
 
 Usage: python benchmarks/bench_studio.py DATA WORK [--repeats 7] [--families wavegan fvae flow]
+       [--no-studio]  (the exported models only, where no browser is installed)
 Run it alone on the machine; the load average is printed at the start and the end.
 """
 
@@ -146,13 +147,14 @@ def main() -> None:
     parser.add_argument("work", type=Path)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--families", nargs="+", default=["wavegan", "fvae", "flow"])
+    parser.add_argument("--no-studio", action="store_true", help="skip the browser timing")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}; torch threads "
           f"{torch.get_num_threads()}")  # fmt: skip
     args.work.mkdir(parents=True, exist_ok=True)
     runs = make_runs(args.data, args.work, args.families)
     print("\n| family | clip | click to playable sound | server time |\n|---|---:|---:|---:|")
-    for row in studio_latency(runs, args.repeats):
+    for row in [] if args.no_studio else studio_latency(runs, args.repeats):
         print(
             f"| {row['family']} | {row['clip_seconds']:.2f} s | {row['click_to_sound']:.3f} s | "
             f"{row['server']:.3f} s |"
