@@ -51,19 +51,22 @@ def test_quickstart_makes_notes(tmp_path):
         untrained = built.generate(16, seed=0).numpy()
         # with the data's log-mel statistics fitted and no step taken
         fitted = untrained_with_statistics(model, out / "notes").generate(16, seed=0).numpy()
-    # Measured on 2 CPU cores after the 2-minute run (656 steps, load average 1.4; 20 clips):
-    # median spectral flatness 0.0011 (the notes 0.00009, the model as built 0.50, statistics
-    # only 0.32; after the full 4 minutes 0.00007); the last 0.15 s, after the note, at -83 dB
-    # RMS (median over clips; the notes are digitally silent there, both baselines -32 dB); RMS
-    # 0.052 against the notes' 0.11 (as built 0.025).
+    # Measured on 2 CPU cores (machine B of BENCHMARKS.md, load average 1.4; 20 clips): after
+    # the 2-minute run (656 steps) median spectral flatness 0.0011, the last 0.15 s, after the
+    # note, at -83 dB RMS (median over clips), RMS 0.052; after 1 minute (410 steps) 0.0086,
+    # -73 dB, 0.035; after the full 4 minutes 0.00007. The notes: 0.00009, digital silence,
+    # 0.11; the model as built and with its statistics alone: 0.50 and 0.32, -32 dB, 0.025. The
+    # bounds hold from about 400 steps on, so a machine slower than that one by a third still
+    # passes; the issue's own criterion (flatness within 10 times the notes') is measured in
+    # BENCHMARKS.md at the full 4 minutes, not here.
     flatness = np.median(spectral_flatness(generated))  # pitched, not noise
-    assert flatness < 0.01, flatness
-    for baseline in (untrained, fitted):  # neither baseline passes a check below
+    assert flatness < 0.03, flatness
+    for baseline in (untrained, fitted):  # both fail the flatness and the tail checks
         assert np.median(spectral_flatness(baseline)) > 0.1
         assert np.median(tail_level(baseline)) > -60
     assert np.median(tail_level(generated)) < -60, tail_level(generated)  # no floor after the note
     level, real_level = np.sqrt((generated**2).mean()), np.sqrt((real**2).mean())
-    assert real_level / 4 < level < 3 * real_level, (level, real_level)  # about the notes' level
+    assert real_level / 5 < level < 3 * real_level, (level, real_level)  # about the notes' level
 
 
 def tail_level(clips: np.ndarray) -> np.ndarray:
