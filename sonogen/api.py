@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -643,21 +644,51 @@ class QuickstartResult:
     clips: list[Path]
 
 
+# what a quickstart's run dir holds (sonogen.run's names) and how its generated clips are named
+_RUN_ENTRIES = frozenset(
+    {"config.yaml", "model.safetensors", "checkpoints", "metrics.csv", "samples", "MODEL_CARD.md"}
+    | {".lock", "tensorboard"}
+)
+_QUICKSTART_CLIP = re.compile(r".+_seed\d+_\d{4}\.wav")
+
+
+def _not_quickstart_output(folder: Path, *, run: bool) -> str | None:
+    """Return why ``folder`` (OUT/run or OUT/generated) is not what a quickstart wrote there,
+    or None when it is."""
+    from sonogen.run import is_run_dir
+
+    if folder.is_symlink() or not folder.is_dir():
+        return "is not a folder"
+    if run and not is_run_dir(folder):
+        return "holds no config.yaml, so it is not a sonogen run"
+    for entry in sorted(folder.iterdir()):
+        if entry.is_symlink():
+            return f"holds a link, {entry.name}"
+        if run and entry.name not in _RUN_ENTRIES:
+            return f"holds {entry.name}, which sonogen does not write in a run"
+        if not run and not (entry.is_file() and _QUICKSTART_CLIP.fullmatch(entry.name)):
+            return f"holds {entry.name}, which is not a generated clip"
+    return None
+
+
 def quickstart(
     out: str | Path = "sonogen-quickstart",
     *,
     minutes: float = 4.0,
+    max_steps: int | None = None,
     force: bool = False,
     on_stage: Callable[[str, Any], None] | None = None,
 ) -> QuickstartResult:
     """Build the notes dataset into OUT/notes (once), train the quick-start model
-    (``sonogen.quickstart``) for ``minutes`` into OUT/run and generate two clips of each
+    (``sonogen.quickstart``) for ``minutes`` (or ``max_steps`` steps, if they come first) into
+    OUT/run and generate two clips of each
     instrument (seed 0, files named by it: 20 clips) into OUT/generated. An earlier quick
     start's run is replaced only with ``force``.
     ``on_stage(name, what)`` is told of each stage: "render" (the dataset dir), "dataset" (the
     dataset dir), "train" (the model name)."""
     import shutil
 
+    from sonogen.config import TrainConfig, build_dataclass
     from sonogen.data.dataset import open_dataset
     from sonogen.quickstart import QUICKSTART_CLIPS_PER_LABEL, QUICKSTART_MODEL, QUICKSTART_SETTINGS
 
@@ -665,13 +696,38 @@ def quickstart(
         if on_stage is not None:
             on_stage(name, what)
 
+    # the budgets are checked before a minute of rendering, by the names the command gives them
+    for option, key, value in (
+        ("--minutes", "max_minutes", minutes),
+        ("--max-steps", "max_steps", max_steps),
+    ):
+        try:
+            build_dataclass(TrainConfig, {key: value}, "train")
+        except SonogenError as error:
+            raise SonogenError(f"{option} {shown(value)}: {str(error).split(': ', 1)[1]}") from None
     out = Path(out)
     data_dir, run_dir, clips_dir = out / "notes", out / "run", out / "generated"
-    if run_dir.exists():
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        raise SonogenError(
+            f"--out {out}: is a file, not a folder; give a folder for the quickstart"
+        )
+    if run_dir.exists() or run_dir.is_symlink():
         if not force:
             raise SonogenError(f"{out}: holds an earlier quickstart; pass --force to start over")
-        shutil.rmtree(run_dir)
-        shutil.rmtree(clips_dir, ignore_errors=True)
+        # --force deletes only what an earlier quickstart wrote: every problem is found before
+        # anything is removed, and a folder of the user's under the same name is left alone
+        leftovers = [run_dir] + (
+            [clips_dir] if clips_dir.exists() or clips_dir.is_symlink() else []
+        )
+        for folder in leftovers:
+            problem = _not_quickstart_output(folder, run=folder == run_dir)
+            if problem:
+                raise SonogenError(
+                    f"{folder}: {problem}, so --force will not delete it; move it away or give "
+                    "another --out"
+                )
+        for folder in leftovers:
+            shutil.rmtree(folder)
     if not (data_dir / "dataset.json").is_file():
         tell("render", data_dir)
         make_dataset("notes", data_dir, force=True)
@@ -683,6 +739,7 @@ def quickstart(
         run_dir,
         overrides=QUICKSTART_SETTINGS,
         max_minutes=minutes,
+        max_steps=max_steps,
         accelerator="cpu",
         devices="1",
     )

@@ -740,6 +740,10 @@ def quickstart(
         "sonogen-quickstart"
     ),
     minutes: Annotated[float, typer.Option(help="Training time budget.")] = 4.0,
+    max_steps: Annotated[
+        int | None,
+        typer.Option(help="Stop after this many steps, if they come before the time budget."),
+    ] = None,
     force: Annotated[
         bool, typer.Option(help="Start over if OUT holds an earlier quickstart.")
     ] = False,
@@ -757,7 +761,7 @@ def quickstart(
     def stage(name: str, what: Any) -> None:
         console.print(messages[name].format(what))
 
-    result = api.quickstart(out, minutes=minutes, force=force, on_stage=stage)
+    result = api.quickstart(out, minutes=minutes, max_steps=max_steps, force=force, on_stage=stage)
     console.print(f"run: {result.run_dir}")
     console.print(f"{len(result.clips)} generated clips written to {result.clips_dir}")
 

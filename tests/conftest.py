@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def pytest_configure(config):
+    """One torch thread per test process and for the commands it starts: the README runs the
+    suite in two worker processes (pytest-xdist, ``-n 2``), one per core of a 2-core machine,
+    and with tiny tensors a second thread in each only adds fork-join waits (see one_thread)."""
+    os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the subprocesses of CLI tests
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def tone_clips(

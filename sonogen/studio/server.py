@@ -636,12 +636,16 @@ def serve(
         bound = server.server_address[1]
         with server:
             url = f"http://{f'[{host}]' if ':' in host else host}:{bound}/"
-            if ready:
-                ready(url)
             if stop is None:
+                # SIGTERM is caught before the page is announced: a process manager that stops
+                # the studio as soon as it says it listens must still get its temp folder removed
                 with _stopped_by_sigterm():
+                    if ready:
+                        ready(url)
                     server.serve_forever(poll_interval=0.2)
             else:
+                if ready:
+                    ready(url)
                 thread = threading.Thread(target=server.serve_forever, args=(0.2,), daemon=True)
                 thread.start()
                 stop.wait()
