@@ -23,11 +23,11 @@ from tests.conftest import untrained_with_statistics
 def test_quickstart_makes_notes(tmp_path):
     out = tmp_path / "qs"
     result = subprocess.run(
-        # the README's command stopped after 450 steps (about a third of its 4 minutes on 2
-        # cores), to keep the suite short; a step budget, not a time budget, so that a slower
-        # machine or the suite's parallel workers (one thread each) test the same model
+        # the README's command stopped after 600 steps (a third of the 1,922 of its 4 minutes
+        # on 2 cores), to keep the suite short; a step budget, not a time budget, so that a
+        # slower machine or the suite's parallel workers (one thread each) test the same model
         [sys.executable, "-m", "sonogen.cli", "quickstart", "--out", str(out)]
-        + ["--minutes", "10", "--max-steps", "450"],
+        + ["--minutes", "10", "--max-steps", "600"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -54,14 +54,14 @@ def test_quickstart_makes_notes(tmp_path):
         untrained = built.generate(16, seed=0).numpy()
         # with the data's log-mel statistics fitted and no step taken
         fitted = untrained_with_statistics(model, out / "notes").generate(16, seed=0).numpy()
-    # Measured on 2 CPU cores (machine B of BENCHMARKS.md, load average 1.4; 20 clips): after
-    # the 2-minute run (656 steps) median spectral flatness 0.0011, the last 0.15 s, after the
-    # note, at -83 dB RMS (median over clips), RMS 0.052; after 1 minute (410 steps) 0.0086,
-    # -73 dB, 0.035; after the full 4 minutes 0.00007. The notes: 0.00009, digital silence,
-    # 0.11; the model as built and with its statistics alone: 0.50 and 0.32, -32 dB, 0.025. The
-    # bounds hold from about 400 steps on, so a machine a third slower than that one still
-    # passes in 1.5 minutes; the issue's own criterion (flatness within 10 times the notes') is
-    # measured in BENCHMARKS.md at the full 4 minutes, not here.
+    # Measured on 2 CPU cores (machine B of BENCHMARKS.md; 20 clips), one torch thread as in the
+    # suite: after 600 steps (the command took 110 s) median spectral flatness 0.0041, the last
+    # 0.15 s, after the note, at -82 dB RMS (median over clips), RMS 0.054; after 450 steps
+    # 0.019, -76 dB, 0.029 (too close to the bounds); after 300 steps 0.059 (fails). The full 4
+    # minutes (1,922 steps): 0.00015, -96 dB, 0.088. The notes: 0.00009, digital silence, 0.11;
+    # the model as built and with its statistics alone: 0.46 and 0.41, -29 dB, 0.036. The issue's
+    # own criterion (flatness within 10 times the notes') is measured in BENCHMARKS.md at the
+    # full 4 minutes.
     flatness = np.median(spectral_flatness(generated))  # pitched, not noise
     assert flatness < 0.03, flatness
     for baseline in (untrained, fitted):  # both fail the flatness and the tail checks

@@ -18,10 +18,10 @@ v_uncond + w (v_cond - v_uncond), w = ``guidance`` (1: the conditional model alo
 becomes audio through the run's own learned vocoder (`sonogen.models.vocoder`), trained in the
 same steps on random segments of the same batches, or through Griffin-Lim.
 
-The network is a 1-D U-Net over time with the mel bins as channels (three levels at 1x, 1/2x and
-1/4x the frame rate, ConvNeXt blocks whose normalisation is scaled and shifted by the time and
-label embedding, self-attention at the lowest level): a 2-D U-Net over mel x time costs several
-times more per step on a CPU for the same width.
+The network is a 1-D U-Net over time with the mel bins as channels (``levels`` levels, by
+default three at 1x, 1/2x and 1/4x the frame rate, ConvNeXt blocks whose normalisation is scaled
+and shifted by the time and label embedding, self-attention at the lowest level): a 2-D U-Net
+over mel x time costs several times more per step on a CPU for the same width.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ from sonogen.models.vocoder import MelSpec, Vocoder
 SAMPLERS = ("euler", "midpoint", "heun")
 MAX_ODE_STEPS = 1000
 MAX_GUIDANCE = 100.0
-LEVELS = 3  # U-Net levels: frames are padded to a multiple of 2 ** (LEVELS - 1)
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,9 @@ class FlowConfig:
     window: int = setting(0, 0, 16384)
     hop: int = setting(0, 0, 8192)
     channels: int = setting(64, 8, 1024)  # width at the top level; 2x below it
+    # U-Net levels, each at half the frame rate of the one above (self-attention at the lowest);
+    # frames are padded to a multiple of 2 ** (levels - 1)
+    levels: int = setting(3, 1, 6)
     blocks: int = setting(2, 1, 16)  # ConvNeXt blocks per level, each way
     expansion: int = setting(2, 1, 8)  # a block's inner width, in multiples of its width
     attention_heads: int = setting(4, 0, 32)  # self-attention at the lowest level; 0: none
@@ -157,14 +159,15 @@ class SelfAttention(nn.Module):
 class VelocityNetwork(nn.Module):
     """(x_t [batch, n_mels, frames], t [batch], label [batch]) -> velocity, the same shape as x_t.
 
-    ``frames`` (fixed: positions are learnt) must be a multiple of 2 ** (LEVELS - 1). Label
+    ``frames`` (fixed: positions are learnt) must be a multiple of 2 ** (levels - 1). Label
     ``num_labels`` is the null label (also the only one of an unlabelled model).
     """
 
     def __init__(self, config: FlowConfig, num_labels: int, frames: int):
         super().__init__()
         c = config
-        widths = [c.channels] + [2 * c.channels] * (LEVELS - 1)
+        levels = self.levels = c.levels
+        widths = [c.channels] + [2 * c.channels] * (levels - 1)
         condition_dim = 4 * c.channels
         self.time = nn.Sequential(
             nn.Linear(c.channels, condition_dim), nn.SiLU(), nn.Linear(condition_dim, condition_dim)
@@ -178,7 +181,7 @@ class VelocityNetwork(nn.Module):
         # convolutions alone barely see; without them a 10-minute model put words anywhere in
         # the clip, often at its end
         self.position = nn.Parameter(torch.randn(1, widths[0], frames) * 0.02)
-        bottom = frames // 2 ** (LEVELS - 1)
+        bottom = frames // 2 ** (levels - 1)
         self.bottom_position = nn.Parameter(torch.randn(1, widths[-1], bottom) * 0.02)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
@@ -188,7 +191,7 @@ class VelocityNetwork(nn.Module):
                     ConditionedBlock(width, condition_dim, c.expansion) for _ in range(c.blocks)
                 )
             )
-            if level < LEVELS - 1:
+            if level < levels - 1:
                 self.downsample.append(nn.Conv1d(width, widths[level + 1], 4, 2, padding=1))
         self.attention = (
             SelfAttention(widths[-1], c.attention_heads) if c.attention_heads else nn.Identity()
@@ -196,9 +199,9 @@ class VelocityNetwork(nn.Module):
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         self.merge = nn.ModuleList()
-        for level in reversed(range(LEVELS)):
+        for level in reversed(range(levels)):
             width = widths[level]
-            if level < LEVELS - 1:
+            if level < levels - 1:
                 self.upsample.append(nn.ConvTranspose1d(widths[level + 1], width, 4, 2, padding=1))
                 self.merge.append(nn.Conv1d(2 * width, width, 1))
             self.up.append(
@@ -222,7 +225,7 @@ class VelocityNetwork(nn.Module):
         for level, blocks in enumerate(self.down):
             for block in blocks:
                 h = block(h, condition)
-            if level < LEVELS - 1:
+            if level < self.levels - 1:
                 skips.append(h)
                 h = self.downsample[level](h)
         h = self.attention(h + self.bottom_position)
@@ -318,7 +321,7 @@ class FlowMatching(Family):
                 f"{config.guidance_until:g}; guidance acts between them, so give from <= until"
             )
         self.spec = mel_spec(config, data.sample_rate)
-        multiple = 2 ** (LEVELS - 1)
+        multiple = 2 ** (config.levels - 1)
         # frames of a clip, padded to what the U-Net halves twice; audio is zero-padded to match
         self.frames = math.ceil(self.spec.frames(data.clip_samples) / multiple) * multiple
         self.padded_samples = (self.frames - 1) * self.spec.hop_length
