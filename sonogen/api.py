@@ -644,27 +644,26 @@ class QuickstartResult:
     clips: list[Path]
 
 
-# what a quickstart's run dir holds (sonogen.run's names) and how its generated clips are named
-_RUN_ENTRIES = frozenset(
-    {"config.yaml", "model.safetensors", "checkpoints", "metrics.csv", "samples", "MODEL_CARD.md"}
-    | {".lock", "tensorboard"}
-)
+# how `generate` names the quickstart's clips (LABEL_seedSEED_NNNN.wav)
 _QUICKSTART_CLIP = re.compile(r".+_seed\d+_\d{4}\.wav")
 
 
 def _not_quickstart_output(folder: Path, *, run: bool) -> str | None:
     """Return why ``folder`` (OUT/run or OUT/generated) is not what a quickstart wrote there,
     or None when it is."""
-    from sonogen.run import is_run_dir
+    from sonogen import run as runs
 
     if folder.is_symlink() or not folder.is_dir():
         return "is not a folder"
-    if run and not is_run_dir(folder):
-        return "holds no config.yaml, so it is not a sonogen run"
+    if run and not runs.is_run_dir(folder):
+        return f"holds no {runs.CONFIG_NAME}, so it is not a sonogen run"
+    # everything the trainer writes in a run dir (tensorboard: `--logger tensorboard`)
+    written = {runs.CONFIG_NAME, runs.WEIGHTS_NAME, runs.METRICS, runs.SAMPLES, runs.CARD_NAME}
+    written |= {runs.LOCK_NAME, Path(runs.CHECKPOINT).parent.name, "tensorboard"}
     for entry in sorted(folder.iterdir()):
         if entry.is_symlink():
             return f"holds a link, {entry.name}"
-        if run and entry.name not in _RUN_ENTRIES:
+        if run and entry.name not in written:
             return f"holds {entry.name}, which sonogen does not write in a run"
         if not run and not (entry.is_file() and _QUICKSTART_CLIP.fullmatch(entry.name)):
             return f"holds {entry.name}, which is not a generated clip"
@@ -681,9 +680,9 @@ def quickstart(
 ) -> QuickstartResult:
     """Build the notes dataset into OUT/notes (once), train the quick-start model
     (``sonogen.quickstart``) for ``minutes`` (or ``max_steps`` steps, if they come first) into
-    OUT/run and generate two clips of each
-    instrument (seed 0, files named by it: 20 clips) into OUT/generated. An earlier quick
-    start's run is replaced only with ``force``.
+    OUT/run and generate two clips of each instrument (seed 0, files named by it: 20 clips) into
+    OUT/generated. An earlier quickstart's run and clips are replaced only with ``force``, and
+    only where those folders hold nothing a quickstart did not write.
     ``on_stage(name, what)`` is told of each stage: "render" (the dataset dir), "dataset" (the
     dataset dir), "train" (the model name)."""
     import shutil

@@ -322,7 +322,7 @@ class FlowMatching(Family):
             )
         self.spec = mel_spec(config, data.sample_rate)
         multiple = 2 ** (config.levels - 1)
-        # frames of a clip, padded to what the U-Net halves twice; audio is zero-padded to match
+        # frames of a clip, padded to what the U-Net halves levels - 1 times; audio is zero-padded
         self.frames = math.ceil(self.spec.frames(data.clip_samples) / multiple) * multiple
         self.padded_samples = (self.frames - 1) * self.spec.hop_length
         self.network = VelocityNetwork(config, self.num_labels, self.frames)
