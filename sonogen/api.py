@@ -687,7 +687,7 @@ def quickstart(
     dataset dir), "train" (the model name)."""
     import shutil
 
-    from sonogen.config import TrainConfig, build_dataclass
+    from sonogen.config import TrainConfig, check_setting
     from sonogen.data.dataset import open_dataset
     from sonogen.quickstart import QUICKSTART_CLIPS_PER_LABEL, QUICKSTART_MODEL, QUICKSTART_SETTINGS
 
@@ -696,14 +696,8 @@ def quickstart(
             on_stage(name, what)
 
     # the budgets are checked before a minute of rendering, by the names the command gives them
-    for option, key, value in (
-        ("--minutes", "max_minutes", minutes),
-        ("--max-steps", "max_steps", max_steps),
-    ):
-        try:
-            build_dataclass(TrainConfig, {key: value}, "train")
-        except SonogenError as error:
-            raise SonogenError(f"{option} {shown(value)}: {str(error).split(': ', 1)[1]}") from None
+    check_setting("--minutes", TrainConfig, "max_minutes", minutes)
+    check_setting("--max-steps", TrainConfig, "max_steps", max_steps)
     out = Path(out)
     data_dir, run_dir, clips_dir = out / "notes", out / "run", out / "generated"
     if (out.exists() or out.is_symlink()) and not out.is_dir():

@@ -150,6 +150,14 @@ def build_dataclass(cls, values: dict, where: str):
     return cls(**checked)
 
 
+def check_setting(name: str, cls: Any, key: str, value: Any) -> Any:
+    """Return ``value`` checked against field ``key`` of the config dataclass ``cls`` (its type
+    and declared range), with a SonogenError naming ``name``: a command's option for the same
+    setting (``--minutes`` for ``train.max_minutes``) is checked by the one rule."""
+    spec = next(f for f in dataclasses.fields(cls) if f.name == key)
+    return _in_range(name, _checked(name, value, spec), spec)
+
+
 def check_settings(instance: Any, where: str = "model") -> None:
     """Raise a SonogenError naming ``where.key`` for the first value of a config dataclass that
     its declared type and range (see ``setting``) refuse; for configs made in Python directly,
