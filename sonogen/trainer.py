@@ -234,6 +234,18 @@ class RunKeeper(L.Callback):
 
     def on_train_batch_start(self, trainer, module, batch, batch_index):
         self.in_step = True
+        module.family.budget_progress = self.budget_progress(module.step_count)
+
+    def budget_progress(self, step: int) -> float | None:
+        """How much of the budget is spent before this step, 0 to 1: the larger of step /
+        max_steps and this session's time / max_minutes (None when neither is set)."""
+        train = self.config.train
+        shares = []
+        if train.max_steps is not None:
+            shares.append(step / train.max_steps)
+        if train.max_minutes is not None:
+            shares.append((time.monotonic() - self.clock_start) / (train.max_minutes * 60))
+        return min(1.0, max(shares)) if shares else None
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_index):
         self.in_step = False

@@ -5,6 +5,8 @@ vocoder learns copy synthesis, and one run goes through the trainer, the API and
 from __future__ import annotations
 
 import dataclasses
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -292,6 +294,55 @@ def test_vocoder_every_trains_the_vocoder_on_every_nth_step_only():
     changed, second = step(1)  # the flow only; the vocoder's last losses are shown again
     assert not changed and second["vocoder_loss"] is first["vocoder_loss"]
     assert step(2)[0]
+
+
+def test_linear_lr_decay_follows_the_budget_and_leaves_the_vocoder():
+    clips, labels = two_tones(8)
+    config = dataclasses.replace(SMALL, vocoder="learned", lr_decay="linear", warmup_steps=0)
+    model = FlowMatching(config, DATA)
+    flow_optimizer, vocoder_optimizer = model.configure_optimizers()
+    rates = []
+    for progress in (None, 0.0, 0.5, 1.0):
+        model.budget_progress = progress
+        model.train_step(
+            clips, labels, 100, (flow_optimizer, vocoder_optimizer), lambda loss: loss.backward()
+        )
+        rates.append(tuple(o.param_groups[0]["lr"] for o in (flow_optimizer, vocoder_optimizer)))
+    base, vocoder = config.learning_rate, config.vocoder_learning_rate
+    assert [flow for flow, _ in rates] == pytest.approx([base, base, base / 2, 0.02 * base])
+    assert all(rate == vocoder for _, rate in rates)  # the vocoder's never decays
+    constant = FlowMatching(dataclasses.replace(config, lr_decay="none"), DATA)
+    constant.budget_progress = 0.9
+    assert constant.flow_learning_rate_at(100) == base
+
+
+def test_trainer_reports_budget_progress_to_the_family(labelled_tone_dataset, tmp_path):
+    from sonogen import trainer
+
+    seen = []
+    original = FlowMatching.train_step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.budget_progress)
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FlowMatching, "train_step", spy)
+        sonogen.train(
+            labelled_tone_dataset, "flow", tmp_path / "run", max_steps=4,
+            overrides=TINY["flow"] + QUIET + ["model.lr_decay=linear"],
+        )  # fmt: skip
+    assert seen == pytest.approx([0.0, 0.25, 0.5, 0.75])
+    # by time: this session's share of max_minutes, the larger of the two when both are set
+    keeper = SimpleNamespace(
+        config=SimpleNamespace(train=SimpleNamespace(max_steps=None, max_minutes=2.0)),
+        clock_start=time.monotonic() - 30.0,
+    )
+    assert trainer.RunKeeper.budget_progress(keeper, 1) == pytest.approx(0.25, abs=0.01)
+    keeper.config.train.max_steps = 4
+    assert trainer.RunKeeper.budget_progress(keeper, 2) == 0.5
+    keeper.config.train.max_steps = keeper.config.train.max_minutes = None
+    assert trainer.RunKeeper.budget_progress(keeper, 2) is None
 
 
 def test_window_and_hop_settings():
