@@ -428,3 +428,61 @@ def test_flow_run_trains_generates_and_takes_options(labelled_tone_dataset, tmp_
         assert isinstance(result.exception, SonogenError), result.output
         assert str(result.exception).startswith(message)
     assert dataclasses.asdict(model.config.model)["vocoder"] == "learned"
+
+
+def grouped_tone_dataset(out):
+    """Two labels of tones, each clip also in group "a" or "b" (items.csv's group column):
+    "low" is 3/4 a, "high" all b."""
+    from sonogen.data.prepare import write_dataset
+
+    clips = np.concatenate(
+        [
+            tone_clips(16, SAMPLES, RATE, 250.0, seed=1),
+            tone_clips(16, SAMPLES, RATE, 1000.0, seed=2),
+        ]
+    )
+    labels = ["low"] * 16 + ["high"] * 16
+    groups = ["b" if i % 4 == 0 or i >= 16 else "a" for i in range(32)]
+    items = [
+        {"index": i, "file": f"t{i}.wav", "offset_seconds": 0.0, "label": labels[i],
+         "split": "valid" if i % 8 == 7 else "train", "group": groups[i]}
+        for i in range(32)
+    ]  # fmt: skip
+    write_dataset(
+        out, clips, items, sample_rate=RATE, clip_samples=SAMPLES, labels=["low", "high"],
+        source="test tones", skipped=[], options={},
+    )  # fmt: skip
+    return out
+
+
+def test_group_condition_learns_groups_and_draws_them_in_proportion(tmp_path):
+    data = grouped_tone_dataset(tmp_path / "data")
+    run = tmp_path / "run"
+    overrides = TINY["flow"] + QUIET + ["model.group_condition=true"]
+    sonogen.train(data, "flow", run, max_steps=3, overrides=overrides)
+    model = sonogen.load(run)
+    family = model.family
+    assert model.config.data.groups == ["a", "b"]
+    # the train split's clips of each label per group (valid clips 7, 15, 23, 31 left out)
+    assert family.group_counts.tolist() == [[10.0, 4.0], [0.0, 14.0]]
+    drawn = family.draw_groups(
+        torch.tensor([0] * 4000 + [1] * 100), torch.Generator().manual_seed(0)
+    )
+    assert abs(float((drawn[:4000] == 0).float().mean()) - 10 / 14) < 0.03
+    assert (drawn[4000:] == 1).all()  # "high" was only ever group b
+    # a condition is label * (groups + 1) + group; the null one is the null label's null group
+    assert family.conditions(torch.tensor([1]), torch.tensor([0])).item() == 3
+    assert family.null_labels(1, torch.device("cpu")).item() == 2 * 3 + 2
+    first = model.generate(3, seed=5, labels="low")
+    assert np.array_equal(first, model.generate(3, seed=5, labels="low"))
+    assert model.interpolate(5, 6, 3).shape == (3, SAMPLES)
+    graph = family.export_graphs(2)["generator"]
+    assert graph.input_names == ("noise", "label", "group")
+
+
+def test_group_condition_needs_groups(labelled_tone_dataset, tmp_path):
+    with pytest.raises(SonogenError, match="model.group_condition: the dataset has no recording"):
+        sonogen.train(
+            labelled_tone_dataset, "flow", tmp_path / "run", max_steps=1,
+            overrides=TINY["flow"] + QUIET + ["model.group_condition=true"],
+        )  # fmt: skip
