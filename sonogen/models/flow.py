@@ -359,10 +359,9 @@ class FlowMatching(Family):
                 "labels and --group fsdd, csv or regex:PATTERN), or leave it false"
             )
         self.network = VelocityNetwork(config, self.num_labels, self.frames, self.num_groups)
-        if self.num_groups:  # (only then: runs without groups keep the weights they had)
-            # how often each group holds each label in the training split (filled by
-            # training_data); generation draws a clip's group from its label's row
-            self.register_buffer("group_counts", torch.zeros(self.num_labels, self.num_groups))
+        # how often each group holds each label in the training split (filled by
+        # training_data); generation draws a clip's group from its label's row
+        self.register_buffer("group_counts", torch.zeros(self.num_labels, self.num_groups))
         self.vocoder = Vocoder(self.spec, config.vocoder_channels, config.vocoder_blocks)
         self.last_vocoder_logs: dict[str, Tensor] = {}  # the vocoder's losses at its last step
         self.register_buffer("mel_mean", torch.zeros(config.n_mels, 1))
