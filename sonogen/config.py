@@ -108,9 +108,6 @@ class DataConfig:
     # "audio" (clips) or another kind a family reads (e.g. MIDI tokens)
     kind: str = setting("audio", choices=DATASET_KINDS)
     extra: dict | None = None  # what that kind needs to rebuild a model (e.g. the tokenizer)
-    # the recording groups of the train split (items.csv), for a model conditioned on them
-    # (flow's group_condition); None otherwise
-    groups: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -412,13 +409,6 @@ def new_run_config(
     model_name: str, family_class: Any, info: Any, layers: ConfigLayers
 ) -> RunConfig:
     """Return the config of a new run of ``family_class`` on dataset ``info`` (a DatasetInfo)."""
-    model = build_dataclass(family_class.Config, layers.model, "model")
-    groups = None
-    if getattr(model, "group_condition", False):
-        from sonogen.data.dataset import group_names, split_indices
-
-        names = group_names(info)
-        groups = sorted({names[i] for i in split_indices(info, "train")} - {""}) or None
     return RunConfig(
         model_name=model_name,
         data=DataConfig(
@@ -428,9 +418,8 @@ def new_run_config(
             labels=info.labels,
             kind=info.kind,
             extra=info.extra or None,
-            groups=groups,
         ),
-        model=model,
+        model=build_dataclass(family_class.Config, layers.model, "model"),
         train=build_dataclass(TrainConfig, layers.train, "train"),
     )
 

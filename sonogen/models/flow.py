@@ -69,11 +69,6 @@ class FlowConfig:
     expansion: int = setting(2, 1, 8)  # a block's inner width, in multiples of its width
     attention_heads: int = setting(4, 0, 32)  # self-attention at the lowest level; 0: none
     label_dropout: float = setting(0.15, 0, 1, below=True)  # -> the null label
-    # condition on the recording group (speaker, kit: items.csv's group column, `sonogen
-    # prepare --group`) beside the label; generation draws each clip's group from the training
-    # split's groups of its label, in their proportions, unless one is asked for. Guidance on
-    # the label alone drew most clips of a digit from one or two of FSDD's five speakers.
-    group_condition: bool = False
     # timesteps: logit-normal (mean 0, deviation 1) or uniform
     time_sampling: str = setting("logit-normal", choices=("logit-normal", "uniform"))
     # the share of logit-normal timesteps drawn uniformly instead: the logit-normal alone puts
@@ -169,16 +164,13 @@ class SelfAttention(nn.Module):
 
 
 class VelocityNetwork(nn.Module):
-    """(x_t [batch, n_mels, frames], t [batch], condition [batch]) -> velocity, the same shape
-    as x_t.
+    """(x_t [batch, n_mels, frames], t [batch], label [batch]) -> velocity, the same shape as x_t.
 
-    ``frames`` (fixed: positions are learnt) must be a multiple of 2 ** (levels - 1). A
-    condition is label * (num_groups + 1) + group: label ``num_labels`` is the null label (also
-    the only one of an unlabelled model), group ``num_groups`` the null group (the only one of a
-    model without groups, whose conditions are then its labels).
+    ``frames`` (fixed: positions are learnt) must be a multiple of 2 ** (levels - 1). Label
+    ``num_labels`` is the null label (also the only one of an unlabelled model).
     """
 
-    def __init__(self, config: FlowConfig, num_labels: int, frames: int, num_groups: int = 0):
+    def __init__(self, config: FlowConfig, num_labels: int, frames: int):
         super().__init__()
         c = config
         levels = self.levels = c.levels
@@ -189,10 +181,6 @@ class VelocityNetwork(nn.Module):
         )
         self.label = nn.Embedding(num_labels + 1, condition_dim)
         nn.init.normal_(self.label.weight, std=0.02)
-        self.num_groups = num_groups
-        if num_groups:
-            self.group = nn.Embedding(num_groups + 1, condition_dim)
-            nn.init.normal_(self.group.weight, std=0.02)
         self.time_dim = c.channels
         self.inp = nn.Conv1d(c.n_mels, widths[0], 3, padding=1)
         # learnt positions at the top and at the lowest level (where attention has none of its
@@ -237,14 +225,8 @@ class VelocityNetwork(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: Tensor, t: Tensor, conditions: Tensor) -> Tensor:
-        embedding = self.time(timestep_embedding(t, self.time_dim))
-        if self.num_groups:
-            labels, groups = conditions // (self.num_groups + 1), conditions % (self.num_groups + 1)
-            embedding = embedding + self.label(labels) + self.group(groups)
-        else:
-            embedding = embedding + self.label(conditions)
-        condition = F.silu(embedding)
+    def forward(self, x: Tensor, t: Tensor, labels: Tensor) -> Tensor:
+        condition = F.silu(self.time(timestep_embedding(t, self.time_dim)) + self.label(labels))
         h = self.inp(x) + self.position
         skips = []
         for level, blocks in enumerate(self.down):
@@ -350,18 +332,7 @@ class FlowMatching(Family):
         # frames of a clip, padded to what the U-Net halves levels - 1 times; audio is zero-padded
         self.frames = math.ceil(self.spec.frames(data.clip_samples) / multiple) * multiple
         self.padded_samples = (self.frames - 1) * self.spec.hop_length
-        self.num_groups = len(data.groups or []) if config.group_condition else 0
-        if config.group_condition and not (self.num_groups and self.num_labels):
-            raise SonogenError(
-                "model.group_condition: the dataset has "
-                + ("no labels" if not self.num_labels else "no recording groups")
-                + "; it conditions a labelled model on items.csv's group column (prepare with "
-                "labels and --group fsdd, csv or regex:PATTERN), or leave it false"
-            )
-        self.network = VelocityNetwork(config, self.num_labels, self.frames, self.num_groups)
-        # how often each group holds each label in the training split (filled by
-        # training_data); generation draws a clip's group from its label's row
-        self.register_buffer("group_counts", torch.zeros(self.num_labels, self.num_groups))
+        self.network = VelocityNetwork(config, self.num_labels, self.frames)
         self.vocoder = Vocoder(self.spec, config.vocoder_channels, config.vocoder_blocks)
         self.last_vocoder_logs: dict[str, Tensor] = {}  # the vocoder's losses at its last step
         self.register_buffer("mel_mean", torch.zeros(config.n_mels, 1))
@@ -407,43 +378,7 @@ class FlowMatching(Family):
         return times
 
     def null_labels(self, batch: int, device: torch.device) -> Tensor:
-        """The null condition: the null label (and the null group)."""
-        null = self.num_labels * (self.num_groups + 1) + self.num_groups
-        return torch.full((batch,), null, dtype=torch.int64, device=device)
-
-    def conditions(self, labels: Tensor | None, groups: Tensor | None) -> Tensor | None:
-        """The network's conditions for labels [n] (and groups [n]; None: the null group)."""
-        if labels is None or not self.num_groups:
-            return labels
-        if groups is None:
-            groups = torch.full_like(labels, self.num_groups)
-        return labels * (self.num_groups + 1) + groups
-
-    def training_data(self, info: Any, split: str) -> Any:
-        """The clips of a split; with ``group_condition``, each clip's condition (label and
-        group, as `conditions`) in place of its label."""
-        from sonogen.data.dataset import ClipDataset, group_names
-
-        clips = ClipDataset(info, split)
-        if not self.num_groups:
-            return clips
-        lookup = {name: i for i, name in enumerate(self.data.groups)}
-        names = group_names(info)
-        groups = np.array([lookup.get(names[i], self.num_groups) for i in clips.indices])
-        if split == "train":
-            counts = np.zeros((self.num_labels, self.num_groups))
-            known = groups < self.num_groups
-            np.add.at(counts, (clips.labels[known], groups[known]), 1)
-            self.group_counts.copy_(torch.from_numpy(counts))
-        clips.labels = clips.labels * (self.num_groups + 1) + groups
-        return clips
-
-    def draw_groups(self, labels: Tensor, generator: torch.Generator | None) -> Tensor:
-        """A group for each label [n], drawn from the training split's groups of that label."""
-        weights = self.group_counts[labels]
-        empty = weights.sum(dim=1) == 0  # a label no clip of a known group has: all alike
-        weights = torch.where(empty[:, None], torch.ones_like(weights), weights)
-        return torch.multinomial(weights, 1, generator=generator).reshape(-1)
+        return torch.full((batch,), self.num_labels, dtype=torch.int64, device=device)
 
     def flow_loss(
         self, x1: Tensor, labels: Tensor | None, generator: torch.Generator | None = None
@@ -517,8 +452,7 @@ class FlowMatching(Family):
 
     # --- generation -------------------------------------------------------------------------
     def velocity(self, x: Tensor, t: float, labels: Tensor | None, guidance: float) -> Tensor:
-        """Return the (guided) velocity at x [n, n_mels, frames], time t; ``labels`` are the
-        network's conditions (see `conditions`), guided against the null condition."""
+        """Return the (guided) velocity at x [n, n_mels, frames], time t."""
         n = x.shape[0]
         times = torch.full((n,), t, device=x.device)
         null = self.null_labels(n, x.device)
@@ -580,24 +514,18 @@ class FlowMatching(Family):
         sampler: str,
         guidance: float,
         batch_size: int = 64,
-        groups: Tensor | None = None,
     ) -> Tensor:
-        """Return audio [n, clip_samples] for base noise [n, n_mels, frames] (and labels [n],
-        groups [n])."""
+        """Return audio [n, clip_samples] for base noise [n, n_mels, frames] (and labels [n])."""
         was_training = self.training
         self.eval()
         try:
             chunks = []
             for start in range(0, noise.shape[0], batch_size):
-                part = slice(start, start + batch_size)
+                part = None if labels is None else labels[start : start + batch_size]
+                chunk = noise[start : start + batch_size]
                 chunks.append(
                     self.graph_generate(
-                        noise[part],
-                        None if labels is None else labels[part],
-                        None if groups is None else groups[part],
-                        steps=steps,
-                        sampler=sampler,
-                        guidance=guidance,
+                        chunk, part, steps=steps, sampler=sampler, guidance=guidance
                     )
                 )
             return torch.cat(chunks)
@@ -619,15 +547,12 @@ class FlowMatching(Family):
         inputs, names = (noise,), ("noise",)
         if self.num_labels:
             inputs, names = (noise, torch.zeros(batch, dtype=torch.int64)), ("noise", "label")
-        if self.num_groups:
-            inputs, names = (*inputs, torch.zeros(batch, dtype=torch.int64)), (*names, "group")
         graph = GraphModule(
             family, "graph_generate", steps=steps, sampler=sampler, guidance=guidance
         )
         description = (
             f"noise [batch, {self.config.n_mels}, {self.frames}] float32 ~ N(0, 1)"
             + (f", label [batch] int64 in 0..{self.num_labels - 1}" if self.num_labels else "")
-            + (f", group [batch] int64 in 0..{self.num_groups - 1}" if self.num_groups else "")
             + f" -> audio [batch, {self.data.clip_samples}] float32 in [-1, 1] ({steps} "
             f"{sampler} steps, guidance {guidance:g})"
         )
@@ -637,15 +562,13 @@ class FlowMatching(Family):
         self,
         noise: Tensor,
         labels: Tensor | None = None,
-        groups: Tensor | None = None,
         *,
         steps: int,
         sampler: str,
         guidance: float,
     ) -> Tensor:
-        """Audio [n, clip_samples] for base noise [n, n_mels, frames] (and labels [n], groups
-        [n]: what is exported)."""
-        x = self.integrate(noise, self.conditions(labels, groups), steps, sampler, guidance)
+        """Audio [n, clip_samples] for base noise [n, n_mels, frames] (what is exported)."""
+        x = self.integrate(noise, labels, steps, sampler, guidance)
         return self.mel_to_audio(self.denormalise(x))
 
     @torch.no_grad()
@@ -654,8 +577,7 @@ class FlowMatching(Family):
 
         Base noise N(0, I) x ``temperature`` is carried to a log-mel by the ODE (``steps``,
         ``sampler`` and ``guidance`` default to the config's), then to audio by the vocoder.
-        Unlabelled requests to a labelled model draw labels from the seed; a model with
-        ``group_condition`` then draws each clip's group for its label (see `draw_groups`).
+        Unlabelled requests to a labelled model draw labels from the seed.
         """
         steps, sampler, guidance = self._options(options)
         if n < 1:
@@ -667,8 +589,7 @@ class FlowMatching(Family):
             labels = torch.randint(self.num_labels, (n,), generator=generator, device=self.device)
         shape = (n, self.config.n_mels, self.frames)
         noise = torch.randn(shape, generator=generator, device=self.device) * temperature
-        groups = self.draw_groups(labels, generator) if self.num_groups else None
-        return self.decode_noise(noise, labels, steps, sampler, guidance, groups=groups)
+        return self.decode_noise(noise, labels, steps, sampler, guidance)
 
     @torch.no_grad()
     def interpolate_seeds(
@@ -679,12 +600,5 @@ class FlowMatching(Family):
         first clip is ``generate(1, seed=seed_a)``."""
         shape = (self.config.n_mels, self.frames)
         noises, labels = self.seed_path(seed_a, seed_b, steps, shape, label)
-        groups = None
-        if self.num_groups:  # the group generate(1, seed=seed_a) draws for this label
-            generator = seeded_generator(seed_a, self.device)
-            if label is None:
-                torch.randint(self.num_labels, (1,), generator=generator, device=self.device)
-            torch.randn((1, *shape), generator=generator, device=self.device)
-            groups = self.draw_groups(labels[:1], generator).expand(steps)
         c = self.config
-        return self.decode_noise(noises, labels, c.steps, c.sampler, c.guidance, groups=groups)
+        return self.decode_noise(noises, labels, c.steps, c.sampler, c.guidance)
