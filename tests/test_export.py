@@ -111,7 +111,7 @@ def test_fvae_parts_are_named_and_blocks_are_whole_hops(runs, tmp_path):
 def test_flow_options_are_baked_in(runs, tmp_path):
     sonogen.api.export(runs["flow"], "torchscript", tmp_path / "f.pt", steps=3, sampler="euler")
     computes = json.loads((tmp_path / "f.pt.json").read_text())["parts"]["generator"]["computes"]
-    assert computes.endswith("(3 euler steps, guidance 2)")
+    assert computes.endswith("(3 euler steps, guidance 1.5)")
 
 
 def test_what_cannot_be_exported_is_refused_in_one_line(runs, tmp_path):
