@@ -55,10 +55,11 @@ def test_quickstart_makes_notes(tmp_path):
         # with the data's log-mel statistics fitted and no step taken
         fitted = untrained_with_statistics(model, out / "notes").generate(16, seed=0).numpy()
     # Measured on 2 CPU cores (machine B of BENCHMARKS.md; 20 clips), one torch thread as in the
-    # suite: after 600 steps (the command took 110 s) median spectral flatness 0.0041, the last
-    # 0.15 s, after the note, at -82 dB RMS (median over clips), RMS 0.054; after 450 steps
-    # 0.019, -76 dB, 0.029 (too close to the bounds); after 300 steps 0.059 (fails). The full 4
-    # minutes (1,922 steps): 0.00015, -96 dB, 0.088. The notes: 0.00009, digital silence, 0.11;
+    # suite: after 600 steps (the learning rate decaying over them, guidance 6) median spectral
+    # flatness 0.0057, the last 0.15 s, after the note, at -76 dB RMS (median over clips), RMS
+    # 0.11 (with the earlier constant rate and guidance 3: 0.0041, -82 dB, 0.054; after 450
+    # steps 0.019, -76 dB, 0.029, too close to the bounds). The full 4 minutes (2,305 steps):
+    # 0.00011, -87 dB, 0.12. The notes: 0.00009, digital silence, 0.11;
     # the model as built and with its statistics alone: 0.46 and 0.41, -29 dB, 0.036. The issue's
     # own criterion (flatness within 10 times the notes') is measured in BENCHMARKS.md at the
     # full 4 minutes.
