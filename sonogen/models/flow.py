@@ -82,7 +82,8 @@ class FlowConfig:
     # LR_DECAY_FLOOR of itself; the vocoder's stays. Without a budget it stays too.
     # (the quickstart's notes, 1,800 steps: instrument accuracy 0.66 -> 0.755 at guidance 3;
     # decaying the vocoder's too doubled the notes' spectral flatness. FSDD, 30 minutes, at
-    # guidance 1.5: label accuracy 0.970 and NDB/K 0.12, against 0.924 and 0.24 without it)
+    # guidance 1.5: label accuracy 0.970 and NDB/K 0.12 in 6,106 steps, against 0.924 and 0.24
+    # at a constant rate in 4,245 steps on a slower day: BENCHMARKS.md)
     lr_decay: str = setting("linear", choices=("none", "linear"), older_runs="none")
     # generation defaults (each can be changed per call: --steps, --guidance, --sampler)
     steps: int = setting(8, 1, MAX_ODE_STEPS)
