@@ -98,8 +98,8 @@ class Family(nn.Module):
     def __init__(self, config: Any, data: DataConfig):
         super().__init__()
         # how much of the run's budget (train.max_steps, or train.max_minutes of this session,
-        # whichever ends first) is spent, 0 to 1, set by the trainer before each step; None
-        # when the run has no budget or outside training. A learning-rate schedule may read it.
+        # whichever ends first) is spent, 0 to 1, set by the trainer before each step (None
+        # when the run has no budget). Only a training step should read it.
         self.budget_progress: float | None = None
         # every setting within its declared range (config files are checked when read; this
         # catches a config dataclass made in Python)

@@ -399,7 +399,8 @@ class FlowMatching(Family):
         return F.mse_loss(self.network(x_t, t, condition), x1 - noise)
 
     def learning_rate_at(self, base: float, step: int) -> float:
-        """The vocoder's learning rate at ``step``: linear warm-up, then ``base``."""
+        """``base`` after a linear warm-up: the vocoder's rate at ``step``, and the flow's before
+        its decay (`flow_learning_rate_at`)."""
         warmup = self.config.warmup_steps
         return base * min(1.0, (step + 1) / warmup) if warmup else base
 
